@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd.h - the subcommands of the phivault binary.
+ *
+ * Every subcommand is a function `int cmd_NAME(int argc, char **argv)`
+ * that receives argv[0] == "NAME", parses its own options with getopt_long
+ * and returns an exit status (see EXIT_* below and `phivault help`).
+ * To add one: define it in tools/cmd_<subsystem>.c, declare it here and
+ * add one row to the table in tools/phivault.c.
+ */
+#ifndef TOOLS_CMD_H
+#define TOOLS_CMD_H
+
+/* Exit statuses shared by every subcommand (documented in `help`). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the operation failed */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_PARTIAL = 3,	/* done, but some items failed (listed) */
+	EXIT_DAMAGED = 4,	/* fsck/check/verify found damage */
+	EXIT_BADKEY = 5,	/* wrong passphrase, key file or token */
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;	/* one line of synopsis */
+	const char *help;	/* a paragraph shown by `phivault help NAME` */
+};
+
+/* Print `phivault help NAME` to stdout; used by every --help. */
+int cmd_usage(const char *name, int status);
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* fs/: the encrypted volume */
+int cmd_init(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif /* TOOLS_CMD_H */

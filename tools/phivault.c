@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/*
+ * phivault.c - entry point: dispatch argv[1] through the subcommand table.
+ *
+ * The table is the single list of what the binary can do; `phivault help`
+ * prints it, `phivault help CMD` and `CMD --help` print one row in full.
+ * Nothing here knows what a subcommand does.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "common/log.h"
+#include "crypto/secmem.h"
+#include "cmd.h"
+
+#define PHIVAULT_VERSION "0.1.0"
+
+static const struct cmd cmds[] = {
+	{ "init", cmd_init,
+	  "init [--passphrase-file F | --passphrase-command CMD | --keyfile F] "
+	  "[--block-size N] [--argon2 T:M:P] CIPHERDIR",
+	  "Create a new encrypted volume in the empty directory CIPHERDIR.\n"
+	  "The passphrase is read from the terminal unless a file or command\n"
+	  "gives it; it is never taken from the command line." },
+	{ "mount", cmd_mount,
+	  "mount [-f] [-o OPTS] [--passphrase-file F | ...] CIPHERDIR MOUNTPOINT",
+	  "Unlock CIPHERDIR and mount its plaintext view at MOUNTPOINT.\n"
+	  "Runs in the background unless -f is given.  As root the mount is\n"
+	  "shared (allow_other, default_permissions).  Unmount with\n"
+	  "`fusermount3 -u MOUNTPOINT`; SIGTERM also shuts down cleanly." },
+	{ "fsck", cmd_fsck,
+	  "fsck [--passphrase-file F | ...] CIPHERDIR",
+	  "Check every name, header and block of an unmounted volume and list\n"
+	  "each damaged file and block.  Exit status 4 when anything is damaged." },
+	{ "info", cmd_info,
+	  "info CIPHERDIR",
+	  "Show a volume's format, block size, key slots and key versions,\n"
+	  "without unlocking it and without printing any secret." },
+	{ "help", cmd_help, "help [CMD]", "Show the commands, or one in full." },
+	{ "version", cmd_version, "version", "Print the version." },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const char exit_text[] =
+	"Exit status: 0 success, 1 failure, 2 usage error, 3 partial success\n"
+	"(some items failed and are listed), 4 damage found, 5 wrong key.\n";
+
+static const struct cmd *cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+int cmd_usage(const char *name, int status)
+{
+	const struct cmd *c = cmd_find(name);
+	FILE *f = status ? stderr : stdout;
+
+	if (!c)
+		return EXIT_USAGE;
+	fprintf(f, "usage: phivault %s\n\n%s\n\n%s", c->usage, c->help,
+		exit_text);
+	return status;
+}
+
+int cmd_help(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc > 1) {
+		if (!cmd_find(argv[1])) {
+			fprintf(stderr, "phivault: unknown command '%s'; "
+				"see 'phivault help'\n", argv[1]);
+			return EXIT_USAGE;
+		}
+		return cmd_usage(argv[1], EXIT_OK);
+	}
+	printf("usage: phivault COMMAND [ARGS]\n\n"
+	       "phivault keeps protected health information in an encrypted\n"
+	       "volume, controls and audits access to it, and backs it up to\n"
+	       "S3 under Object Lock.\n\nCommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		printf("  %s\n", cmds[i].usage);
+	printf("\n'phivault help CMD' or 'phivault CMD --help' explains one.\n"
+	       "%s", exit_text);
+	return EXIT_OK;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	printf("phivault %s\n", PHIVAULT_VERSION);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *c;
+	int i;
+
+	/* no core dumps and no ptrace by other users: we hold keys */
+	prctl(PR_SET_DUMPABLE, 0);
+	secmem_init();
+	log_set_ident("phivault");
+
+	if (argc < 2)
+		return cmd_help(1, argv);
+	c = cmd_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "phivault: unknown command '%s'; "
+			"see 'phivault help'\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return cmd_usage(c->name, EXIT_OK);
+	}
+	return c->fn(argc - 1, argv + 1);
+}
