@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vol.h - the encrypted volume as a library: create, unlock, derive keys,
+ * and read or write the plaintext tree without going through FUSE.
+ *
+ * The FUSE daemon (fs/fuse_ops.c), `phivault fsck`, the backup engine
+ * (reading a volume, mounted or not) and restore `--into VOLUME` (writing
+ * one) all use this interface.  On-disk layout: docs/FORMAT.md.
+ *
+ * Paths are plaintext, relative to the volume root, '/'-separated, with no
+ * "." or ".." components; "" or "/" is the root.  Symbolic links inside a
+ * path are never followed: a path names the link itself (lstat semantics).
+ *
+ * Errors: every int-returning function gives 0 (or a count) on success, or
+ * a negative code: -errno from the backing filesystem, -PHV_EAUTH when
+ * something fails authentication (tampering or damage), -PHV_EFORMAT for a
+ * malformed record, -PHV_EBADKEY for a wrong secret, -PHV_ECONFIG for a
+ * missing or damaged configuration.  Nothing here prints; damage found by
+ * the read paths is also logged through common/log.h (rate-limited).
+ *
+ * Thread-safety: a struct vol may be shared by any number of threads once
+ * vol_open() returns; every function taking only a struct vol * is
+ * thread-safe.  A struct vol_dir or struct vol_file belongs to one thread
+ * at a time.  Concurrent writers to the same file through two vol_file
+ * handles (or this API and a live mount) are not serialised against each
+ * other: the caller must not do that.  Readers may run alongside a mount.
+ */
+#ifndef FS_VOL_H
+#define FS_VOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "crypto/kdf.h"
+#include "crypto/keyslot.h"
+
+#define VOL_ID_LEN		16
+#define VOL_NAME_MAX		255	/* longest plaintext name, bytes */
+#define VOL_CONF_NAME		".phivault.conf"
+#define VOL_DIRID_NAME		".phivault.dirid"
+#define VOL_MAX_SLOTS		16
+#define VOL_MAX_KEKS		64
+
+struct vol;
+struct vol_dir;
+struct vol_file;
+
+/* ---- creating, unlocking, closing ---------------------------------- */
+
+struct vol_create_opts {
+	uint32_t block_size;		/* 0 = default (VOL_DEFAULT_BLOCK) */
+	struct kdf_argon2_params argon;	/* all zero = keyslot_default_argon */
+};
+
+/* Block sizes accepted by vol_create(); the default is measured, see
+ * docs/FORMAT.md "Block size". */
+#define VOL_DEFAULT_BLOCK	(32U * 1024)
+int vol_block_size_valid(uint32_t block_size);
+
+/*
+ * Create a new volume in cipherdir, which must exist and be empty
+ * (-ENOTEMPTY otherwise).  A random master key is sealed into key slot 1
+ * with the secret (type KEYSLOT_PASSPHRASE or KEYSLOT_KEYFILE); KEK
+ * version 1 is created; the root directory ID is written.  Returns 0,
+ * -EINVAL (bad block size or type), -ENOTEMPTY, -errno or -PHV_ECRYPTO.
+ */
+int vol_create(const char *cipherdir, const struct vol_create_opts *o,
+	       enum keyslot_type type, const void *secret, size_t len);
+
+/*
+ * Unlock the volume in cipherdir with the secret, trying every slot of
+ * that type.  Verifies the configuration MAC before trusting anything in
+ * it.  On success *volp owns all keys (locked memory); release with
+ * vol_close().  Returns 0, -PHV_ECONFIG (missing or malformed config),
+ * -PHV_EBADKEY (no slot opens), -PHV_EAUTH (config MAC mismatch: the
+ * configuration was altered), -PHV_EFORMAT (unknown format version) or
+ * -errno.  *volp is NULL on failure.
+ */
+int vol_open(const char *cipherdir, enum keyslot_type type,
+	     const void *secret, size_t len, struct vol **volp);
+
+/* Wipe every key and free; NULL-safe.  No vol_dir or vol_file may
+ * remain open. */
+void vol_close(struct vol *vol);
+
+/*
+ * Derive a purpose key from the volume master key with HKDF-SHA-256:
+ * info = "phivault v1 " + purpose (so "policy" and "audit" give the
+ * reserved "phivault v1 policy" and "phivault v1 audit").  The purposes
+ * the volume uses itself ("kek-wrap", "names", "meta", "config-mac") are
+ * refused with -EPERM.  out receives len (1..64) bytes; the caller wipes
+ * it (secmem_wipe).  Returns 0, -EINVAL, -EPERM or -PHV_ECRYPTO.
+ */
+int vol_derive_key(struct vol *vol, const char *purpose, void *out,
+		   size_t len);
+
+/* The volume's block size and ID (never secret). */
+uint32_t vol_block_size(const struct vol *vol);
+void vol_get_id(const struct vol *vol, uint8_t id[static VOL_ID_LEN]);
+
+/* The backing directory path given to vol_open(); owned by vol. */
+const char *vol_cipherdir(const struct vol *vol);
+
+/* ---- reading the configuration without unlocking ------------------- */
+
+struct vol_info {
+	uint32_t format;
+	uint8_t id[VOL_ID_LEN];
+	uint32_t block_size;
+	int64_t created;
+	unsigned int nslots;
+	struct keyslot slots[VOL_MAX_SLOTS];	/* public fields only */
+	unsigned int nkeks;
+	uint32_t kek_versions[VOL_MAX_KEKS];
+	int64_t kek_created[VOL_MAX_KEKS];
+	uint32_t current_kek;
+};
+
+/*
+ * Parse cipherdir's configuration without any secret (the MAC is not
+ * checked: nothing read here is trusted).  Returns 0, -PHV_ECONFIG or
+ * -PHV_EFORMAT.
+ */
+int vol_info_read(const char *cipherdir, struct vol_info *info);
+
+/* ---- key management (used by `phivault key ...`) ------------------- */
+
+/*
+ * Add a new random KEK with the next version number and make it current;
+ * the config is rewritten atomically.  New files use it at once (also in
+ * a live mount only after remount).  *versionp receives the version.
+ */
+int vol_kek_rotate(struct vol *vol, uint32_t *versionp);
+
+/*
+ * Re-seal the DEK of the regular file at path under the current KEK (the
+ * header is rewritten in place with one pwrite; the contents are not
+ * touched).  Returns 0, -PHV_EAUTH (header damaged), or -errno.
+ * XXX: not safe against a mounted daemon that caches the header; do it
+ * on an unmounted volume.
+ */
+int vol_file_rewrap(struct vol *vol, const char *path);
+
+/* Delete KEK version v from the config; -EBUSY for the current one.
+ * The caller must have rewrapped every file first (fsck finds leftovers). */
+int vol_kek_retire(struct vol *vol, uint32_t version);
+
+/* ---- reading the tree ---------------------------------------------- */
+
+/* lstat() of path: plaintext size for files and symlinks.  st_ino is the
+ * backing inode number. */
+int vol_stat(struct vol *vol, const char *path, struct stat *st);
+
+struct vol_dirent {
+	char name[VOL_NAME_MAX + 1];	/* plaintext, "" when damaged */
+	char backing[256];		/* the encrypted name on disk */
+	struct stat st;			/* as vol_stat() */
+	int damaged;			/* 1: the name did not authenticate */
+};
+
+/*
+ * List the directory at path.  vol_dir_next() returns 1 with *ent filled,
+ * 0 at the end, or a negative code.  "." and ".." and the volume's own
+ * files are never returned.  An entry whose name fails to authenticate is
+ * returned with damaged = 1 and only backing set (so fsck and backup can
+ * report it); the FUSE view hides such entries.  Opening a directory whose
+ * ID file is missing or damaged fails with -PHV_EAUTH.
+ */
+int vol_dir_open(struct vol *vol, const char *path, struct vol_dir **dp);
+int vol_dir_next(struct vol_dir *d, struct vol_dirent *ent);
+void vol_dir_close(struct vol_dir *d);
+
+/* Plaintext target of the symlink at path into buf (NUL-terminated);
+ * returns the target length, -ENAMETOOLONG when size is too small,
+ * -EINVAL when path is not a symlink, -PHV_EAUTH when damaged. */
+int vol_readlink(struct vol *vol, const char *path, char *buf, size_t size);
+
+/*
+ * Extended attributes, with listxattr/getxattr semantics: size 0 returns
+ * the size needed; -ERANGE when buf is too small; -ENODATA when absent.
+ * The list is NUL-separated plaintext names.  Values fail with -PHV_EAUTH
+ * when damaged or moved from another object.
+ */
+ssize_t vol_listxattr(struct vol *vol, const char *path, char *buf,
+		      size_t size);
+ssize_t vol_getxattr(struct vol *vol, const char *path, const char *name,
+		     void *buf, size_t size);
+int vol_setxattr(struct vol *vol, const char *path, const char *name,
+		 const void *value, size_t size, int flags);
+
+/*
+ * Open the regular file at path.  flags: O_RDONLY, or O_RDWR optionally
+ * with O_CREAT, O_EXCL and O_TRUNC (mode applies when created; the file is
+ * owned by the calling process's uid/gid).  *fp owns a backing descriptor
+ * and the file's DEK (locked memory).  Returns 0, -EISDIR, -EINVAL (not a
+ * regular file), -PHV_EAUTH (header damaged), -errno.
+ */
+int vol_file_open(struct vol *vol, const char *path, int flags,
+		  mode_t mode, struct vol_file **fp);
+
+/*
+ * Read up to len plaintext bytes at off.  Returns the count (short only at
+ * end of file), or -PHV_EAUTH when a block fails authentication: nothing
+ * of that block is returned and *badp (when not NULL) receives its index.
+ */
+ssize_t vol_file_pread(struct vol_file *f, void *buf, size_t len, off_t off,
+		       uint64_t *badp);
+
+/* Write len bytes at off (holes are filled with zeros); returns len or a
+ * negative code (-PHV_EAUTH when a partial block to merge is damaged). */
+ssize_t vol_file_pwrite(struct vol_file *f, const void *buf, size_t len,
+			off_t off);
+
+/* Change the plaintext size; grows with a hole. */
+int vol_file_truncate(struct vol_file *f, off_t size);
+
+/* Plaintext stat of the open file. */
+int vol_file_stat(struct vol_file *f, struct stat *st);
+
+/* fsync the backing file (datasync: fdatasync). */
+int vol_file_fsync(struct vol_file *f, int datasync);
+
+/* Close and wipe the DEK; NULL-safe. */
+void vol_file_close(struct vol_file *f);
+
+/* ---- writing the tree (restore) ------------------------------------ */
+
+/* mkdir with a fresh directory ID; -EEXIST when path exists. */
+int vol_mkdir(struct vol *vol, const char *path, mode_t mode);
+
+/* Create a symlink at path pointing to the plaintext target. */
+int vol_symlink(struct vol *vol, const char *target, const char *path);
+
+/* Hard link newpath to the existing oldpath. */
+int vol_link(struct vol *vol, const char *oldpath, const char *newpath);
+
+/* Remove a file, symlink or empty directory (rmdir when a directory). */
+int vol_remove(struct vol *vol, const char *path);
+
+enum vol_meta_flags {
+	VOL_META_MODE = 1U << 0,	/* permission bits of st_mode */
+	VOL_META_OWNER = 1U << 1,	/* st_uid, st_gid */
+	VOL_META_TIMES = 1U << 2,	/* st_atim, st_mtim */
+};
+
+/* Set metadata of path (never following a final symlink; modes are not
+ * applied to symlinks). */
+int vol_set_meta(struct vol *vol, const char *path, const struct stat *st,
+		 unsigned int what);
+
+#endif /* FS_VOL_H */
