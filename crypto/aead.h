@@ -54,7 +54,10 @@ int aead_open(const uint8_t key[static AEAD_KEY_LEN],
 /*
  * SIV encrypt: out receives the 16-byte synthetic IV followed by len bytes
  * of ciphertext (RFC 5297 layout), so out must hold len + SIV_TAG_LEN.
- * Each element of ad is one associated-data component of the RFC.
+ * Each element of ad is one associated-data component of the RFC (an
+ * empty component counts).  len must be at least 1: OpenSSL 3.0 cannot
+ * seal an empty plaintext with SIV, so both directions return -EINVAL
+ * for it (siv_open: inlen == SIV_TAG_LEN) instead of a misleading code.
  */
 int siv_seal(const uint8_t key[static SIV_KEY_LEN],
 	     const struct aead_ad *ad, size_t nad,
@@ -64,5 +67,19 @@ int siv_seal(const uint8_t key[static SIV_KEY_LEN],
 int siv_open(const uint8_t key[static SIV_KEY_LEN],
 	     const struct aead_ad *ad, size_t nad,
 	     const uint8_t *in, size_t inlen, void *pt);
+
+/*
+ * siv_seal/siv_open with an explicit key length: 32 bytes (AES-128-SIV,
+ * the size RFC 5297's examples use), 48 (AES-192-SIV) or 64 (AES-256-SIV,
+ * what siv_seal uses).  For known-answer tests and interoperability;
+ * phivault's own names always use SIV_KEY_LEN.  Returns -EINVAL for any
+ * other length, otherwise as siv_seal/siv_open.
+ */
+int siv_seal_k(const uint8_t *key, size_t keylen,
+	       const struct aead_ad *ad, size_t nad,
+	       const void *pt, size_t len, uint8_t *out);
+int siv_open_k(const uint8_t *key, size_t keylen,
+	       const struct aead_ad *ad, size_t nad,
+	       const uint8_t *in, size_t inlen, void *pt);
 
 #endif /* CRYPTO_AEAD_H */
