@@ -20,6 +20,8 @@ static const char *const phv_err_text[PHV_EMAX - PHV_EBASE] = {
 	[PHV_ES3 - PHV_EBASE] = "S3 server error",
 	[PHV_EBUSY - PHV_EBASE] = "locked by another process",
 	[PHV_ENOTFOUND - PHV_EBASE] = "not found",
+	[PHV_ETOKEN - PHV_EBASE] = "PKCS#11 token failure",
+	[PHV_EKEYCMD - PHV_EBASE] = "external key command failed",
 };
 
 const char *phv_strerror(int code)

@@ -26,6 +26,8 @@ enum phv_err {
 	PHV_ES3,	/* the S3 server returned an error */
 	PHV_EBUSY,	/* a lock is held by someone else */
 	PHV_ENOTFOUND,	/* object, snapshot or slot does not exist */
+	PHV_ETOKEN,	/* a PKCS#11 module or token failed */
+	PHV_EKEYCMD,	/* an external key command failed */
 	PHV_EMAX
 };
 
