@@ -173,17 +173,31 @@ int keyslot_format(const struct keyslot *s, char *buf, size_t size)
 	return n;
 }
 
+/* Encoded lengths of the fixed-size fields and the longest label. */
+#define KEYSLOT_SEAL_LEN	(AEAD_NONCE_LEN + KEYSLOT_MASTER_LEN + AEAD_TAG_LEN)
+#define KEYSLOT_SALT_B64	B64_ENCLEN(KEYSLOT_SALT_LEN)
+#define KEYSLOT_SEAL_B64	B64_ENCLEN(KEYSLOT_SEAL_LEN)
+#define KEYSLOT_LABEL_B64	B64_ENCLEN(KEYSLOT_LABEL_MAX - 1)
+
 int keyslot_parse(const char *line, struct keyslot *s)
 {
-	char type[16], kdf[64], salt[64], sealed[128];
-	char label[B64_ENCLEN(KEYSLOT_LABEL_MAX) + 2];
-	uint8_t seal[AEAD_NONCE_LEN + KEYSLOT_MASTER_LEN + AEAD_TAG_LEN + 3];
+	char type[16], kdf[64], salt[64], sealed[128], label[256];
+	uint8_t seal[KEYSLOT_SEAL_LEN];
 	long n;
 	int t;
 
 	memset(s, 0, sizeof(*s));
-	if (sscanf(line, "%" SCNu32 " %15s %" SCNd64 " %63s %63s %127s %175s",
+	/*
+	 * The line comes from a file an attacker may have edited: every
+	 * field is length-checked before it is decoded into a fixed buffer
+	 * (b64_decode writes first and reports the length afterwards).
+	 */
+	if (sscanf(line, "%" SCNu32 " %15s %" SCNd64 " %63s %63s %127s %255s",
 		   &s->id, type, &s->created, kdf, salt, sealed, label) != 7)
+		return -PHV_EFORMAT;
+	if (strlen(salt) != KEYSLOT_SALT_B64 ||
+	    strlen(sealed) != KEYSLOT_SEAL_B64 ||
+	    strlen(label) > KEYSLOT_LABEL_B64)
 		return -PHV_EFORMAT;
 	t = keyslot_type_parse(type);
 	if (t < 0 || !s->id)
@@ -200,7 +214,7 @@ int keyslot_parse(const char *line, struct keyslot *s)
 	if (b64_decode(salt, strlen(salt), s->salt) != KEYSLOT_SALT_LEN)
 		return -PHV_EFORMAT;
 	n = b64_decode(sealed, strlen(sealed), seal);
-	if (n != AEAD_NONCE_LEN + KEYSLOT_MASTER_LEN + AEAD_TAG_LEN)
+	if (n != KEYSLOT_SEAL_LEN)
 		return -PHV_EFORMAT;
 	memcpy(s->nonce, seal, AEAD_NONCE_LEN);
 	memcpy(s->sealed, seal + AEAD_NONCE_LEN, KEYSLOT_MASTER_LEN);
