@@ -1,0 +1,1451 @@
+// SPDX-License-Identifier: MIT
+/*
+ * repo.c - repository configuration, keys, lock, index and snapshots
+ * (see repo.h; the formats are in docs/REPOSITORY.md).
+ *
+ * Objects:
+ *   config            text: format, id, lock mode, retention, chunker
+ *                     sizes, and a MAC under the master key
+ *   keys/<slot>       one key slot line (crypto/keyslot.h)
+ *   packs/<id>        header, blobs, sealed index trailer
+ *   index/<id>        the same sealed index record, for a cheap listing
+ *   snapshots/<id>    wrapped data key + sealed, compressed manifest
+ *   locks/<id>        unlocked: who runs what, since when
+ *
+ * Every read of a locked object takes the oldest stored version of its
+ * key; see repo_list_oldest().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "crypto/keyslot.h"
+#include "crypto/secmem.h"
+#include "repo.h"
+#include "wire.h"
+
+#define CONFIG_MAX	(64U << 10)
+#define INDEX_MAX	(256U << 20)
+#define SNAP_MAX	(2ULL << 30)
+
+static const uint8_t pack_magic[8] = "PHVPK1\0";
+static const uint8_t pend_magic[8] = "PHVPKEND";
+static const uint8_t index_magic[8] = "PHVIX1\0";
+static const uint8_t snap_magic[8] = "PHVSN1\0";
+
+/* ---- small helpers ---------------------------------------------------- */
+
+void repo_hex(const uint8_t id[MF_ID_LEN], char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < MF_ID_LEN; i++) {
+		out[2 * i] = hx[id[i] >> 4];
+		out[2 * i + 1] = hx[id[i] & 15];
+	}
+	out[2 * MF_ID_LEN] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int repo_unhex(const char *s, uint8_t id[MF_ID_LEN])
+{
+	int i, hi, lo;
+
+	if (strlen(s) != 2 * MF_ID_LEN)
+		return -EINVAL;
+	for (i = 0; i < MF_ID_LEN; i++) {
+		hi = hexval(s[2 * i]);
+		lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		id[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+time_t repo_local_time(void)
+{
+	const char *off = getenv("PHIVAULT_TEST_CLOCK_OFFSET");
+
+	return time(NULL) + (off ? (time_t)strtoll(off, NULL, 10) : 0);
+}
+
+int repo_parse_duration(const char *s, int64_t *secsp)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	int64_t mul;
+
+	if (end == s || v <= 0)
+		return -EINVAL;
+	switch (*end) {
+	case 's': mul = 1; break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case '\0':
+	case 'd': mul = 86400; break;
+	case 'w': mul = 7 * 86400; break;
+	case 'y': mul = 365 * 86400; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	*secsp = v * mul;
+	return 0;
+}
+
+int repo_clock_check(struct store *st, time_t *server_nowp, char *msg,
+		     size_t msgsize)
+{
+	time_t server, local;
+	long long d;
+	int r;
+
+	r = st->ops->server_time(st, &server);
+	if (r) {
+		snprintf(msg, msgsize, "cannot read the server's clock: %s",
+			 store_error(st));
+		return r;
+	}
+	local = repo_local_time();
+	*server_nowp = server;
+	d = (long long)local - (long long)server;
+	if (d > REPO_CLOCK_SKEW_MAX || d < -REPO_CLOCK_SKEW_MAX) {
+		snprintf(msg, msgsize, "this machine's clock is %lld seconds "
+			 "%s the storage server's (more than %d allowed); "
+			 "retention dates would be wrong: fix the clock of "
+			 "%s (check NTP)", d > 0 ? d : -d,
+			 d > 0 ? "ahead of" : "behind", REPO_CLOCK_SKEW_MAX,
+			 "the machine that is off");
+		return -PHV_ECLOCK;
+	}
+	return 0;
+}
+
+time_t repo_retain_until(const struct repo *r, time_t server_now)
+{
+	return r->mode == STORE_LOCK_NONE ? 0 :
+		server_now + (time_t)r->retention;
+}
+
+/* ---- oldest versions -------------------------------------------------- */
+
+struct oldest_item {
+	char *key;
+	char *vid;
+	uint64_t size;
+	int have;
+};
+
+struct oldest_acc {
+	struct oldest_item *it;
+	size_t n, cap;
+};
+
+static int oldest_cb(const struct store_entry *e, void *arg)
+{
+	struct oldest_acc *a = arg;
+	struct oldest_item *it;
+
+	if (!a->n || strcmp(a->it[a->n - 1].key, e->key)) {
+		if (a->n == a->cap) {
+			size_t cap = a->cap ? a->cap * 2 : 64;
+
+			it = realloc(a->it, cap * sizeof(*it));
+			if (!it)
+				return -ENOMEM;
+			a->it = it;
+			a->cap = cap;
+		}
+		it = &a->it[a->n++];
+		memset(it, 0, sizeof(*it));
+		it->key = strdup(e->key);
+		if (!it->key)
+			return -ENOMEM;
+	}
+	it = &a->it[a->n - 1];
+	if (e->is_delete_marker)
+		return 0;
+	/* versions come newest first: the last one seen is the oldest */
+	free(it->vid);
+	it->vid = NULL;
+	if (e->version_id) {
+		it->vid = strdup(e->version_id);
+		if (!it->vid)
+			return -ENOMEM;
+	}
+	it->size = e->size;
+	it->have = 1;
+	return 0;
+}
+
+int repo_list_oldest(struct repo *r, const char *prefix, repo_oldest_fn fn,
+		     void *arg)
+{
+	struct store *st = r->st;
+	struct oldest_acc a = { 0 };
+	size_t i;
+	int ret;
+
+	ret = st->ops->list(st, prefix, oldest_cb, &a);
+	for (i = 0; !ret && i < a.n; i++)
+		if (a.it[i].have)
+			ret = fn(a.it[i].key, a.it[i].vid, a.it[i].size, arg);
+	for (i = 0; i < a.n; i++) {
+		free(a.it[i].key);
+		free(a.it[i].vid);
+	}
+	free(a.it);
+	return ret;
+}
+
+struct one_key {
+	const char *want;
+	char *vid;
+	int found;
+};
+
+static int one_key_cb(const char *key, const char *vid, uint64_t size,
+		      void *arg)
+{
+	struct one_key *o = arg;
+
+	if (strcmp(key, o->want))
+		return 0;
+	o->found = 1;
+	o->vid = vid ? strdup(vid) : NULL;
+	return vid && !o->vid ? -ENOMEM : 0;
+}
+
+/* GET the oldest version of key. */
+static int get_oldest(struct repo *r, const char *key, size_t max,
+		      void **bufp, size_t *lenp)
+{
+	struct one_key o = { .want = key };
+	int ret;
+
+	*bufp = NULL;
+	ret = repo_list_oldest(r, key, one_key_cb, &o);
+	if (!ret && !o.found)
+		ret = -PHV_ENOTFOUND;
+	if (!ret)
+		ret = r->st->ops->get(r->st, key, o.vid, 0, 0, max, bufp,
+				      lenp);
+	free(o.vid);
+	return ret;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static int derive(const struct repo *r, const char *info, void *out,
+		  size_t len)
+{
+	return kdf_hkdf(r->k->master, REPO_KEY_LEN, r->id, MF_ID_LEN, info,
+			strlen(info), out, len);
+}
+
+static int derive_all(struct repo *r)
+{
+	int ret;
+
+	ret = derive(r, "phivault backup chunk-id", r->k->chunk_id,
+		     REPO_KEY_LEN);
+	if (!ret)
+		ret = derive(r, "phivault backup key-wrap", r->k->wrap,
+			     REPO_KEY_LEN);
+	if (!ret)
+		ret = derive(r, "phivault backup index", r->k->index,
+			     REPO_KEY_LEN);
+	if (!ret)
+		ret = derive(r, "phivault backup config-mac", r->k->mac,
+			     REPO_KEY_LEN);
+	if (!ret)
+		ret = derive(r, "phivault backup chunker gear", r->k->gear,
+			     CHUNKER_GEAR_BYTES);
+	if (!ret)
+		ret = chunker_init(&r->ch, r->k->gear, r->cmin, r->cavg,
+				   r->cmax);
+	return ret;
+}
+
+static int hmac(const uint8_t key[REPO_KEY_LEN], const void *p, size_t len,
+		uint8_t out[32])
+{
+	size_t outlen = 0;
+
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, REPO_KEY_LEN,
+		       p, len, out, 32, &outlen) || outlen != 32)
+		return -PHV_ECRYPTO;
+	return 0;
+}
+
+int repo_chunk_id(const struct repo *r, const void *p, size_t len,
+		  uint8_t id[static MF_CHUNK_ID_LEN])
+{
+	return hmac(r->k->chunk_id, p, len, id);
+}
+
+int repo_wrap_key(const struct repo *r, const uint8_t key_id[MF_ID_LEN],
+		  const uint8_t dk[REPO_KEY_LEN],
+		  uint8_t wrapped[MF_WRAP_LEN])
+{
+	struct aead_ad ad[2] = {
+		{ r->id, MF_ID_LEN }, { key_id, MF_ID_LEN },
+	};
+	int ret;
+
+	ret = secmem_random(wrapped, AEAD_NONCE_LEN);
+	if (ret)
+		return ret;
+	return aead_seal(r->k->wrap, wrapped, ad, 2, dk, REPO_KEY_LEN,
+			 wrapped + AEAD_NONCE_LEN,
+			 wrapped + AEAD_NONCE_LEN + REPO_KEY_LEN);
+}
+
+int repo_unwrap_key(const struct repo *r, const uint8_t key_id[MF_ID_LEN],
+		    const uint8_t wrapped[MF_WRAP_LEN],
+		    uint8_t dk[REPO_KEY_LEN])
+{
+	struct aead_ad ad[2] = {
+		{ r->id, MF_ID_LEN }, { key_id, MF_ID_LEN },
+	};
+
+	return aead_open(r->k->wrap, wrapped, ad, 2, wrapped + AEAD_NONCE_LEN,
+			 REPO_KEY_LEN, dk,
+			 wrapped + AEAD_NONCE_LEN + REPO_KEY_LEN);
+}
+
+int repo_blob_seal(const uint8_t dk[REPO_KEY_LEN],
+		   const uint8_t pack_id[MF_ID_LEN],
+		   const uint8_t chunk_id[MF_CHUNK_ID_LEN], uint32_t flags,
+		   const void *pt, size_t len, uint8_t *out)
+{
+	uint8_t fl = (uint8_t)flags;
+	struct aead_ad ad[3] = {
+		{ pack_id, MF_ID_LEN }, { chunk_id, MF_CHUNK_ID_LEN },
+		{ &fl, 1 },
+	};
+	int ret;
+
+	ret = secmem_random(out, AEAD_NONCE_LEN);
+	if (ret)
+		return ret;
+	return aead_seal(dk, out, ad, 3, pt, len, out + AEAD_NONCE_LEN,
+			 out + AEAD_NONCE_LEN + len);
+}
+
+int repo_blob_open(const uint8_t dk[REPO_KEY_LEN],
+		   const uint8_t pack_id[MF_ID_LEN],
+		   const uint8_t chunk_id[MF_CHUNK_ID_LEN], uint32_t flags,
+		   const uint8_t *blob, size_t blen, uint8_t *out)
+{
+	uint8_t fl = (uint8_t)flags;
+	struct aead_ad ad[3] = {
+		{ pack_id, MF_ID_LEN }, { chunk_id, MF_CHUNK_ID_LEN },
+		{ &fl, 1 },
+	};
+	size_t len;
+
+	if (blen < REPO_BLOB_OVERHEAD)
+		return -PHV_EFORMAT;
+	len = blen - REPO_BLOB_OVERHEAD;
+	return aead_open(dk, blob, ad, 3, blob + AEAD_NONCE_LEN, len, out,
+			 blob + AEAD_NONCE_LEN + len);
+}
+
+int repo_blob_decode(const struct repo *r, const uint8_t dk[REPO_KEY_LEN],
+		     const uint8_t pack_id[MF_ID_LEN],
+		     const uint8_t chunk_id[MF_CHUNK_ID_LEN], uint32_t flags,
+		     const uint8_t *blob, size_t blen, size_t raw_max,
+		     uint8_t **outp, size_t *lenp)
+{
+	uint8_t *pt = NULL, *raw = NULL, id[MF_CHUNK_ID_LEN];
+	size_t plen, rlen;
+	int ret = -PHV_EFORMAT;
+
+	*outp = NULL;
+	*lenp = 0;
+	if (blen < REPO_BLOB_OVERHEAD)
+		return -PHV_EFORMAT;
+	plen = blen - REPO_BLOB_OVERHEAD;
+	pt = malloc(plen ? plen : 1);
+	if (!pt)
+		return -ENOMEM;
+	ret = repo_blob_open(dk, pack_id, chunk_id, flags, blob, blen, pt);
+	if (ret)
+		goto out;
+	if (flags & MF_ZSTD) {
+		ret = -ENOMEM;
+		raw = malloc(raw_max ? raw_max : 1);
+		if (!raw)
+			goto out;
+		rlen = ZSTD_decompress(raw, raw_max, pt, plen);
+		ret = -PHV_EFORMAT;
+		if (ZSTD_isError(rlen))
+			goto out;
+		free(pt);
+		pt = raw;
+		raw = NULL;
+		plen = rlen;
+	}
+	ret = repo_chunk_id(r, pt, plen, id);
+	if (ret)
+		goto out;
+	ret = -PHV_EAUTH;
+	if (secmem_cmp(id, chunk_id, MF_CHUNK_ID_LEN))
+		goto out;
+	*outp = pt;
+	*lenp = plen;
+	pt = NULL;
+	ret = 0;
+out:
+	free(pt);
+	free(raw);
+	return ret;
+}
+
+/* ---- config and key slots ---------------------------------------------- */
+
+static const char *mode_name(enum store_lock_mode m)
+{
+	return m == STORE_LOCK_COMPLIANCE ? "compliance" :
+		m == STORE_LOCK_GOVERNANCE ? "governance" : "none";
+}
+
+static int config_text(const struct repo *r, int64_t created, char *buf,
+		       size_t size)
+{
+	char id[B64_ENCLEN(MF_ID_LEN) + 1];
+	int n;
+
+	b64_encode(r->id, MF_ID_LEN, id);
+	n = snprintf(buf, size, "phivault-repository 1\nid %s\n"
+		     "created %" PRId64 "\nlock-mode %s\n"
+		     "retention %" PRId64 "\nchunker %zu %zu %zu\n"
+		     "compression zstd\n", id, created, mode_name(r->mode),
+		     r->retention, r->cmin, r->cavg, r->cmax);
+	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+static int config_mac_line(const struct repo *r, const char *text,
+			   size_t len, char *out)
+{
+	uint8_t mac[32];
+	int ret;
+
+	ret = hmac(r->k->mac, text, len, mac);
+	if (!ret)
+		b64_encode(mac, sizeof(mac), out);
+	return ret;
+}
+
+static int config_parse(struct repo *r, const char *text)
+{
+	char id[64], mode[32];
+	const char *p;
+	long long ret;
+
+	if (strncmp(text, "phivault-repository 1\n", 22))
+		return -PHV_EFORMAT;
+	p = strstr(text, "\nid ");
+	if (!p || sscanf(p, "\nid %63s", id) != 1 ||
+	    b64_decode(id, strlen(id), r->id) != MF_ID_LEN)
+		return -PHV_EFORMAT;
+	p = strstr(text, "\nlock-mode ");
+	if (!p || sscanf(p, "\nlock-mode %31s", mode) != 1)
+		return -PHV_EFORMAT;
+	r->mode = !strcmp(mode, "compliance") ? STORE_LOCK_COMPLIANCE :
+		!strcmp(mode, "governance") ? STORE_LOCK_GOVERNANCE :
+		STORE_LOCK_NONE;
+	p = strstr(text, "\nretention ");
+	if (!p || sscanf(p, "\nretention %lld", &ret) != 1 || ret < 0)
+		return -PHV_EFORMAT;
+	r->retention = ret;
+	p = strstr(text, "\nchunker ");
+	if (!p || sscanf(p, "\nchunker %zu %zu %zu", &r->cmin, &r->cavg,
+			 &r->cmax) != 3)
+		return -PHV_EFORMAT;
+	return 0;
+}
+
+static struct repo *repo_alloc(struct store *st)
+{
+	struct repo *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->k = secmem_alloc(sizeof(*r->k));
+	if (!r->k) {
+		free(r);
+		return NULL;
+	}
+	r->st = st;
+	return r;
+}
+
+void repo_free(struct repo *r)
+{
+	if (!r)
+		return;
+	if (r->lock_key)
+		repo_unlock(r);
+	secmem_free(r->k, sizeof(*r->k));
+	free(r);
+}
+
+int repo_init(struct store *st, const struct repo_init_opts *o,
+	      int secret_type, const void *secret, size_t secretlen,
+	      time_t server_now)
+{
+	struct repo *r = repo_alloc(st);
+	struct keyslot ks;
+	char text[1024], mac[B64_ENCLEN(32) + 1], line[KEYSLOT_LINE_MAX];
+	void *old = NULL;
+	size_t oldlen;
+	time_t until;
+	int ret, n, locked = 0;
+
+	if (!r)
+		return -ENOMEM;
+	ret = st->ops->create(st);
+	if (!ret)
+		ret = st->ops->check(st, &locked);
+	if (ret)
+		goto out;
+	if (o->mode != STORE_LOCK_NONE && !locked) {
+		store_set_error(st, "the bucket has no Object Lock; it must "
+				"be created with Object Lock enabled");
+		ret = -PHV_ECONFIG;
+		goto out;
+	}
+	ret = get_oldest(r, "config", CONFIG_MAX, &old, &oldlen);
+	if (ret != -PHV_ENOTFOUND) {
+		if (!ret) {
+			store_set_error(st, "a repository already exists "
+					"there");
+			ret = -EEXIST;
+		}
+		goto out;
+	}
+
+	r->mode = o->mode;
+	st->mode = o->mode;
+	r->retention = o->retention;
+	r->cmin = CHUNKER_MIN;
+	r->cavg = CHUNKER_AVG;
+	r->cmax = CHUNKER_MAX;
+	ret = secmem_random(r->id, MF_ID_LEN);
+	if (!ret)
+		ret = secmem_random(r->k->master, REPO_KEY_LEN);
+	if (!ret)
+		ret = derive_all(r);
+	if (ret)
+		goto out;
+	until = repo_retain_until(r, server_now);
+
+	/* the key slot first: a config without a key would be useless */
+	memset(&ks, 0, sizeof(ks));
+	ks.id = 1;
+	ks.type = (enum keyslot_type)secret_type;
+	ks.argon = o->argon;
+	snprintf(ks.label, sizeof(ks.label), "repository passphrase");
+	ret = keyslot_seal(&ks, r->id, secret, secretlen, r->k->master);
+	if (ret)
+		goto out;
+	n = keyslot_format(&ks, line, sizeof(line) - 1);
+	if (n < 0) {
+		ret = n;
+		goto out;
+	}
+	line[n++] = '\n';
+	ret = st->ops->put(st, "keys/00000001", line, (size_t)n,
+			   STORE_LOCKED, until, NULL);
+	if (ret)
+		goto out;
+
+	n = config_text(r, server_now, text, sizeof(text) - 64);
+	if (n < 0) {
+		ret = n;
+		goto out;
+	}
+	ret = config_mac_line(r, text, (size_t)n, mac);
+	if (ret)
+		goto out;
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "mac %s\n", mac);
+	ret = st->ops->put(st, "config", text, (size_t)n, STORE_LOCKED,
+			   until, NULL);
+out:
+	free(old);
+	repo_free(r);
+	return ret;
+}
+
+struct slot_try {
+	struct repo *r;
+	const void *secret;
+	size_t secretlen;
+	int opened;
+	int err;
+};
+
+static int slot_try_cb(const char *key, const char *vid, uint64_t size,
+		       void *arg)
+{
+	struct slot_try *t = arg;
+	struct store *st = t->r->st;
+	struct keyslot ks;
+	void *buf = NULL;
+	size_t len;
+	int ret;
+
+	if (t->opened)
+		return 0;
+	ret = st->ops->get(st, key, vid, 0, 0, KEYSLOT_LINE_MAX, &buf, &len);
+	if (ret) {
+		t->err = ret;
+		return 0;
+	}
+	((char *)buf)[strcspn(buf, "\n")] = '\0';
+	ret = keyslot_parse(buf, &ks);
+	free(buf);
+	if (ret) {
+		log_warn("repository key slot %s is malformed", key);
+		return 0;
+	}
+	ret = keyslot_open(&ks, t->r->id, t->secret, t->secretlen,
+			   t->r->k->master);
+	if (!ret)
+		t->opened = 1;
+	else if (ret != -PHV_EBADKEY)
+		t->err = ret;
+	return 0;
+}
+
+int repo_open(struct store *st, const void *secret, size_t secretlen,
+	      struct repo **repop)
+{
+	struct repo *r = repo_alloc(st);
+	struct slot_try t = { 0 };
+	char mac[B64_ENCLEN(32) + 1], *text = NULL, *ml;
+	size_t len;
+	int ret;
+
+	*repop = NULL;
+	if (!r)
+		return -ENOMEM;
+	ret = get_oldest(r, "config", CONFIG_MAX, (void **)&text, &len);
+	if (ret)
+		goto out;
+	ret = config_parse(r, text);
+	if (ret)
+		goto out;
+	st->mode = r->mode;
+
+	t.r = r;
+	t.secret = secret;
+	t.secretlen = secretlen;
+	ret = repo_list_oldest(r, "keys/", slot_try_cb, &t);
+	if (ret)
+		goto out;
+	if (!t.opened) {
+		ret = t.err ? t.err : -PHV_EBADKEY;
+		goto out;
+	}
+	ret = derive_all(r);
+	if (ret)
+		goto out;
+
+	/* the config must carry our MAC: nobody else wrote it */
+	ret = -PHV_EFORMAT;
+	ml = strstr(text, "\nmac ");
+	if (!ml)
+		goto out;
+	ret = config_mac_line(r, text, (size_t)(ml - text) + 1, mac);
+	if (ret)
+		goto out;
+	ret = -PHV_EAUTH;
+	if (strncmp(ml + 5, mac, strlen(mac)))
+		goto out;
+	*repop = r;
+	r = NULL;
+	ret = 0;
+out:
+	free(text);
+	repo_free(r);
+	return ret;
+}
+
+/* ---- lock ------------------------------------------------------------- */
+
+struct lock_scan {
+	struct repo *r;
+	char host[256];
+	char *conflict;
+	size_t conflict_size;
+	int busy;
+};
+
+static int lock_put(struct repo *r, const char *what)
+{
+	char host[256] = "", body[512];
+	int n;
+
+	gethostname(host, sizeof(host) - 1);
+	n = snprintf(body, sizeof(body), "phivault-lock 1\nhost %s\npid %d\n"
+		     "time %lld\nwhat %s\n", host, (int)getpid(),
+		     (long long)repo_local_time(), what ? what : "-");
+	r->lock_refreshed = time(NULL);
+	return r->st->ops->put(r->st, r->lock_key, body, (size_t)n,
+			       STORE_UNLOCKED, 0, NULL);
+}
+
+static int lock_scan_cb(const struct store_entry *e, void *arg)
+{
+	struct lock_scan *ls = arg;
+	struct store *st = ls->r->st;
+	char host[256] = "", what[64] = "?";
+	long long t = 0;
+	void *buf = NULL;
+	size_t len;
+	const char *p;
+	int pid = 0, stale;
+
+	if (e->is_delete_marker || !strcmp(e->key, ls->r->lock_key))
+		return 0;
+	if (!e->is_latest) {
+		st->ops->del(st, e->key, e->version_id, 0);
+		return 0;
+	}
+	if (st->ops->get(st, e->key, e->version_id, 0, 0, 4096, &buf, &len))
+		return 0;
+	p = strstr(buf, "\nhost ");
+	if (p)
+		sscanf(p, "\nhost %255s", host);
+	p = strstr(buf, "\npid ");
+	if (p)
+		sscanf(p, "\npid %d", &pid);
+	p = strstr(buf, "\ntime ");
+	if (p)
+		sscanf(p, "\ntime %lld", &t);
+	p = strstr(buf, "\nwhat ");
+	if (p)
+		sscanf(p, "\nwhat %63s", what);
+	free(buf);
+
+	stale = repo_local_time() - t > REPO_LOCK_STALE;
+	if (!stale && !strcmp(host, ls->host) && pid > 0 &&
+	    kill(pid, 0) && errno == ESRCH)
+		stale = 1;
+	if (stale) {
+		log_notice("removing stale repository lock %s (%s on %s, "
+			   "pid %d)", e->key, what, host, pid);
+		st->ops->del(st, e->key, e->version_id, 0);
+		return 0;
+	}
+	snprintf(ls->conflict, ls->conflict_size, "the repository is locked "
+		 "by '%s' on %s (pid %d) since %lld s ago", what, host, pid,
+		 (long long)(repo_local_time() - t));
+	ls->busy = 1;
+	return 0;
+}
+
+int repo_lock(struct repo *r, const char *what, char *msg, size_t msgsize)
+{
+	struct lock_scan ls = { .r = r, .conflict = msg,
+				.conflict_size = msgsize };
+	uint8_t rnd[8];
+	int ret;
+
+	ret = secmem_random(rnd, sizeof(rnd));
+	if (ret)
+		return ret;
+	if (asprintf(&r->lock_key, "locks/%016llx",
+		     *(unsigned long long *)rnd) < 0) {
+		r->lock_key = NULL;
+		return -ENOMEM;
+	}
+	ret = lock_put(r, what);
+	if (ret) {
+		snprintf(msg, msgsize, "cannot write the lock: %s",
+			 store_error(r->st));
+		free(r->lock_key);
+		r->lock_key = NULL;
+		return ret;
+	}
+	gethostname(ls.host, sizeof(ls.host) - 1);
+	ret = r->st->ops->list(r->st, "locks/", lock_scan_cb, &ls);
+	if (!ret && ls.busy)
+		ret = -PHV_EBUSY;
+	if (ret)
+		repo_unlock(r);
+	return ret;
+}
+
+int repo_lock_refresh(struct repo *r)
+{
+	if (!r->lock_key || time(NULL) - r->lock_refreshed < 60)
+		return 0;
+	return lock_put(r, "refresh");
+}
+
+static int unlock_cb(const struct store_entry *e, void *arg)
+{
+	struct repo *r = arg;
+
+	if (!strcmp(e->key, r->lock_key))
+		r->st->ops->del(r->st, e->key, e->version_id, 0);
+	return 0;
+}
+
+void repo_unlock(struct repo *r)
+{
+	if (!r->lock_key)
+		return;
+	/* remove every version of our lock, not just add a marker */
+	r->st->ops->list(r->st, r->lock_key, unlock_cb, r);
+	free(r->lock_key);
+	r->lock_key = NULL;
+}
+
+/* ---- index ------------------------------------------------------------ */
+
+static uint64_t id_hash(const uint8_t *id)
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof(h));
+	return h;
+}
+
+static int ix_rehash(struct repo_index *ix)
+{
+	size_t n = ix->ntab ? ix->ntab * 2 : 4096, i, j;
+	struct repo_blob *t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < ix->ntab; i++) {
+		if (ix->tab[i].pack == 0)
+			continue;
+		j = id_hash(ix->tab[i].id) & (n - 1);
+		while (t[j].pack)
+			j = (j + 1) & (n - 1);
+		t[j] = ix->tab[i];
+	}
+	free(ix->tab);
+	ix->tab = t;
+	ix->ntab = n;
+	return 0;
+}
+
+/* In the table pack is stored + 1 so that 0 means an empty slot. */
+const struct repo_blob *repo_index_find(const struct repo_index *ix,
+					const uint8_t id[MF_CHUNK_ID_LEN])
+{
+	size_t j;
+
+	if (!ix->ntab)
+		return NULL;
+	j = id_hash(id) & (ix->ntab - 1);
+	while (ix->tab[j].pack) {
+		if (!memcmp(ix->tab[j].id, id, MF_CHUNK_ID_LEN))
+			return &ix->tab[j];
+		j = (j + 1) & (ix->ntab - 1);
+	}
+	return NULL;
+}
+
+int repo_index_add(struct repo_index *ix, const struct mf_pack *p,
+		   const struct repo_blob *blobs, size_t n)
+{
+	struct mf_pack *np;
+	size_t i, j;
+	int ret;
+
+	if (ix->npacks == ix->packs_cap) {
+		size_t cap = ix->packs_cap ? ix->packs_cap * 2 : 64;
+
+		np = realloc(ix->packs, cap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		ix->packs = np;
+		ix->packs_cap = cap;
+	}
+	np = &ix->packs[ix->npacks];
+	*np = *p;
+	np->version_id = p->version_id ? strdup(p->version_id) : NULL;
+	if (p->version_id && !np->version_id)
+		return -ENOMEM;
+	ix->npacks++;
+	for (i = 0; i < n; i++) {
+		if (repo_index_find(ix, blobs[i].id))
+			continue;
+		if ((ix->used + 1) * 2 > ix->ntab) {
+			ret = ix_rehash(ix);
+			if (ret)
+				return ret;
+		}
+		j = id_hash(blobs[i].id) & (ix->ntab - 1);
+		while (ix->tab[j].pack)
+			j = (j + 1) & (ix->ntab - 1);
+		ix->tab[j] = blobs[i];
+		ix->tab[j].pack = (uint32_t)ix->npacks;	/* index + 1 */
+		ix->used++;
+	}
+	return 0;
+}
+
+void repo_index_release(struct repo_index *ix)
+{
+	size_t i;
+
+	for (i = 0; i < ix->npacks; i++)
+		free(ix->packs[i].version_id);
+	free(ix->packs);
+	free(ix->tab);
+	memset(ix, 0, sizeof(*ix));
+}
+
+int repo_index_seal(const struct repo *r, const struct mf_pack *p,
+		    const struct repo_blob *blobs, size_t n, uint8_t **outp,
+		    size_t *lenp)
+{
+	struct aead_ad ad[2] = { { r->id, MF_ID_LEN }, { p->id, MF_ID_LEN } };
+	struct wbuf w = { 0 };
+	uint8_t *out = NULL;
+	size_t i;
+	int ret;
+
+	*outp = NULL;
+	wbuf_bytes(&w, index_magic, 8);
+	wbuf_bytes(&w, p->id, MF_ID_LEN);
+	wbuf_bytes(&w, p->key_id, MF_ID_LEN);
+	wbuf_bytes(&w, p->wrapped, MF_WRAP_LEN);
+	wbuf_var(&w, n);
+	for (i = 0; i < n; i++) {
+		wbuf_bytes(&w, blobs[i].id, MF_CHUNK_ID_LEN);
+		wbuf_var(&w, blobs[i].blob_off);
+		wbuf_var(&w, blobs[i].blob_len);
+		wbuf_var(&w, blobs[i].raw_len);
+		wbuf_var(&w, blobs[i].flags);
+	}
+	ret = w.err;
+	if (ret)
+		goto out;
+	ret = -ENOMEM;
+	out = malloc(w.len + REPO_BLOB_OVERHEAD);
+	if (!out)
+		goto out;
+	ret = secmem_random(out, AEAD_NONCE_LEN);
+	if (!ret)
+		ret = aead_seal(r->k->index, out, ad, 2, w.p, w.len,
+				out + AEAD_NONCE_LEN,
+				out + AEAD_NONCE_LEN + w.len);
+	if (ret)
+		goto out;
+	*outp = out;
+	*lenp = w.len + REPO_BLOB_OVERHEAD;
+	out = NULL;
+out:
+	free(out);
+	wbuf_release(&w);
+	return ret;
+}
+
+void repo_pack_header(const struct mf_pack *p, uint8_t *out)
+{
+	memcpy(out, pack_magic, 8);
+	memcpy(out + 8, p->id, MF_ID_LEN);
+	memcpy(out + 8 + MF_ID_LEN, p->key_id, MF_ID_LEN);
+	memcpy(out + 8 + 2 * MF_ID_LEN, p->wrapped, MF_WRAP_LEN);
+}
+
+void repo_pack_end(uint32_t trailer_len, uint8_t out[12])
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		out[i] = (uint8_t)(trailer_len >> (8 * i));
+	memcpy(out + 4, pend_magic, 8);
+}
+
+/* Open an index record of pack id and add it to ix. */
+static int index_open_add(struct repo *r, struct repo_index *ix,
+			  const uint8_t id[MF_ID_LEN], const char *vid,
+			  const uint8_t *rec, size_t len)
+{
+	struct aead_ad ad[2] = { { r->id, MF_ID_LEN }, { id, MF_ID_LEN } };
+	struct repo_blob *blobs = NULL;
+	uint8_t magic[8], *pt = NULL;
+	struct mf_pack p;
+	struct rbuf rb;
+	uint64_t n, i;
+	size_t plen;
+	int ret = -PHV_EFORMAT;
+
+	if (len < REPO_BLOB_OVERHEAD)
+		return -PHV_EFORMAT;
+	plen = len - REPO_BLOB_OVERHEAD;
+	pt = malloc(plen + 1);
+	if (!pt)
+		return -ENOMEM;
+	ret = aead_open(r->k->index, rec, ad, 2, rec + AEAD_NONCE_LEN, plen,
+			pt, rec + AEAD_NONCE_LEN + plen);
+	if (ret)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	rbuf_init(&rb, pt, plen);
+	rbuf_bytes(&rb, magic, 8);
+	rbuf_bytes(&rb, p.id, MF_ID_LEN);
+	rbuf_bytes(&rb, p.key_id, MF_ID_LEN);
+	rbuf_bytes(&rb, p.wrapped, MF_WRAP_LEN);
+	n = rbuf_var(&rb);
+	ret = -PHV_EFORMAT;
+	if (rb.err || memcmp(magic, index_magic, 8) ||
+	    memcmp(p.id, id, MF_ID_LEN) || n > plen / MF_CHUNK_ID_LEN)
+		goto out;
+	ret = -ENOMEM;
+	blobs = calloc(n ? n : 1, sizeof(*blobs));
+	if (!blobs)
+		goto out;
+	for (i = 0; i < n; i++) {
+		rbuf_bytes(&rb, blobs[i].id, MF_CHUNK_ID_LEN);
+		blobs[i].blob_off = rbuf_var(&rb);
+		blobs[i].blob_len = (uint32_t)rbuf_var(&rb);
+		blobs[i].raw_len = (uint32_t)rbuf_var(&rb);
+		blobs[i].flags = (uint32_t)rbuf_var(&rb);
+	}
+	ret = -PHV_EFORMAT;
+	if (rb.err)
+		goto out;
+	p.version_id = (char *)vid;
+	ret = repo_index_add(ix, &p, blobs, (size_t)n);
+out:
+	free(blobs);
+	free(pt);
+	return ret;
+}
+
+struct pack_seen {
+	uint8_t id[MF_ID_LEN];
+	char *vid;
+	uint64_t size;
+	int indexed;
+};
+
+struct ix_load {
+	struct repo *r;
+	struct repo_index *ix;
+	struct pack_seen *packs;
+	size_t n, cap;
+	time_t until;
+};
+
+static int pack_seen_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, MF_ID_LEN);
+}
+
+static int packs_cb(const char *key, const char *vid, uint64_t size,
+		    void *arg)
+{
+	struct ix_load *l = arg;
+	struct pack_seen *p;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+
+		p = realloc(l->packs, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		l->packs = p;
+		l->cap = cap;
+	}
+	p = &l->packs[l->n];
+	memset(p, 0, sizeof(*p));
+	if (repo_unhex(key + 6, p->id))
+		return 0;	/* not ours */
+	p->vid = vid ? strdup(vid) : NULL;
+	p->size = size;
+	l->n++;
+	return 0;
+}
+
+static struct pack_seen *pack_lookup(struct ix_load *l,
+				     const uint8_t id[MF_ID_LEN])
+{
+	return bsearch(id, l->packs, l->n, sizeof(*l->packs), pack_seen_cmp);
+}
+
+static int index_cb(const char *key, const char *vid, uint64_t size,
+		    void *arg)
+{
+	struct ix_load *l = arg;
+	struct store *st = l->r->st;
+	struct pack_seen *p;
+	uint8_t id[MF_ID_LEN];
+	void *buf = NULL;
+	size_t len;
+	int ret;
+
+	if (repo_unhex(key + 6, id))
+		return 0;
+	p = pack_lookup(l, id);
+	if (!p) {
+		log_warn("index %s names a pack that is not in the "
+			 "repository; its data will be uploaded again", key);
+		l->ix->dropped_packs++;
+		return 0;
+	}
+	ret = st->ops->get(st, key, vid, 0, 0, INDEX_MAX, &buf, &len);
+	if (ret) {
+		log_warn("cannot read %s: %s", key, store_error(st));
+		return 0;
+	}
+	ret = index_open_add(l->r, l->ix, id, p->vid, buf, len);
+	free(buf);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
+		log_warn_r(ret, "index %s is damaged; falling back to the "
+			   "pack's trailer", key);
+	else
+		p->indexed = 1;
+	return 0;
+}
+
+/* A pack without a usable index: read its trailer and rewrite the index. */
+static int pack_recover(struct ix_load *l, struct pack_seen *p)
+{
+	struct store *st = l->r->st;
+	char key[64], hex[2 * MF_ID_LEN + 1];
+	uint8_t *tail = NULL, *rec = NULL;
+	size_t len, rlen;
+	uint32_t tlen;
+	int ret = -PHV_EFORMAT;
+
+	repo_hex(p->id, hex);
+	snprintf(key, sizeof(key), "packs/%s", hex);
+	if (p->size < REPO_PACK_HDR_LEN + 12)
+		goto out;
+	ret = st->ops->get(st, key, p->vid, p->size - 12, 12, 12,
+			   (void **)&tail, &len);
+	if (ret)
+		goto out;
+	ret = -PHV_EFORMAT;
+	if (len != 12 || memcmp(tail + 4, pend_magic, 8))
+		goto out;
+	tlen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 |
+		(uint32_t)tail[2] << 16 | (uint32_t)tail[3] << 24;
+	if (tlen > p->size - 12 - REPO_PACK_HDR_LEN)
+		goto out;
+	ret = st->ops->get(st, key, p->vid, p->size - 12 - tlen, tlen,
+			   tlen, (void **)&rec, &rlen);
+	if (ret)
+		goto out;
+	ret = index_open_add(l->r, l->ix, p->id, p->vid, rec, rlen);
+	if (ret)
+		goto out;
+	p->indexed = 1;
+	l->ix->recovered_packs++;
+	snprintf(key, sizeof(key), "index/%s", hex);
+	ret = st->ops->put(st, key, rec, rlen, STORE_LOCKED, l->until, NULL);
+out:
+	if (ret && ret != -ENOMEM)
+		log_warn_r(ret, "pack %s has no readable index", hex);
+	free(tail);
+	free(rec);
+	return ret == -ENOMEM ? ret : 0;
+}
+
+int repo_index_load(struct repo *r, struct repo_index *ix, time_t until)
+{
+	struct ix_load l = { .r = r, .ix = ix, .until = until };
+	size_t i;
+	int ret;
+
+	memset(ix, 0, sizeof(*ix));
+	ret = repo_list_oldest(r, "packs/", packs_cb, &l);
+	if (ret)
+		goto out;
+	qsort(l.packs, l.n, sizeof(*l.packs), pack_seen_cmp);
+	ret = repo_list_oldest(r, "index/", index_cb, &l);
+	for (i = 0; !ret && i < l.n; i++)
+		if (!l.packs[i].indexed)
+			ret = pack_recover(&l, &l.packs[i]);
+out:
+	for (i = 0; i < l.n; i++)
+		free(l.packs[i].vid);
+	free(l.packs);
+	if (ret)
+		repo_index_release(ix);
+	return ret;
+}
+
+/* ---- snapshots -------------------------------------------------------- */
+
+int repo_snapshot_save(struct repo *r, const struct manifest *m,
+		       const uint8_t dk[REPO_KEY_LEN], uint64_t *bytesp)
+{
+	static const char label[] = "phivault snapshot v1";
+	struct aead_ad ad[3] = {
+		{ label, sizeof(label) - 1 }, { r->id, MF_ID_LEN },
+		{ m->id, MF_ID_LEN },
+	};
+	uint8_t *enc = NULL, *obj = NULL, *z;
+	size_t elen, zmax, zlen, hdr = 8 + MF_ID_LEN + MF_WRAP_LEN;
+	char key[64], hex[2 * MF_ID_LEN + 1];
+	int ret;
+
+	ret = manifest_encode(m, &enc, &elen);
+	if (ret)
+		return ret;
+	zmax = ZSTD_compressBound(elen);
+	ret = -ENOMEM;
+	obj = malloc(hdr + AEAD_NONCE_LEN + zmax + AEAD_TAG_LEN);
+	if (!obj)
+		goto out;
+	z = obj + hdr + AEAD_NONCE_LEN;
+	zlen = ZSTD_compress(z, zmax, enc, elen, 6);
+	ret = -PHV_EFORMAT;
+	if (ZSTD_isError(zlen))
+		goto out;
+	memcpy(obj, snap_magic, 8);
+	memcpy(obj + 8, m->id, MF_ID_LEN);
+	ret = repo_wrap_key(r, m->id, dk, obj + 8 + MF_ID_LEN);
+	if (!ret)
+		ret = secmem_random(obj + hdr, AEAD_NONCE_LEN);
+	if (!ret)
+		ret = aead_seal(dk, obj + hdr, ad, 3, z, zlen, z, z + zlen);
+	if (ret)
+		goto out;
+	repo_hex(m->id, hex);
+	snprintf(key, sizeof(key), "snapshots/%s", hex);
+	elen = hdr + AEAD_NONCE_LEN + zlen + AEAD_TAG_LEN;
+	ret = r->st->ops->put(r->st, key, obj, elen, STORE_LOCKED,
+			      (time_t)m->retain_until, NULL);
+	if (!ret && bytesp)
+		*bytesp += elen;
+out:
+	free(enc);
+	free(obj);
+	return ret;
+}
+
+static int snapshot_open(struct repo *r, const uint8_t id[MF_ID_LEN],
+			 const uint8_t *obj, size_t len, struct manifest *m)
+{
+	static const char label[] = "phivault snapshot v1";
+	struct aead_ad ad[3] = {
+		{ label, sizeof(label) - 1 }, { r->id, MF_ID_LEN },
+		{ id, MF_ID_LEN },
+	};
+	size_t hdr = 8 + MF_ID_LEN + MF_WRAP_LEN, zlen, rlen;
+	unsigned long long full;
+	uint8_t *dk = NULL, *z = NULL, *raw = NULL;
+	int ret = -PHV_EFORMAT;
+
+	if (len < hdr + REPO_BLOB_OVERHEAD || memcmp(obj, snap_magic, 8) ||
+	    memcmp(obj + 8, id, MF_ID_LEN))
+		return -PHV_EFORMAT;
+	dk = secmem_alloc(REPO_KEY_LEN);
+	zlen = len - hdr - REPO_BLOB_OVERHEAD;
+	z = malloc(zlen + 1);
+	ret = -ENOMEM;
+	if (!dk || !z)
+		goto out;
+	ret = repo_unwrap_key(r, id, obj + 8 + MF_ID_LEN, dk);
+	if (!ret)
+		ret = aead_open(dk, obj + hdr, ad, 3,
+				obj + hdr + AEAD_NONCE_LEN, zlen, z,
+				obj + hdr + AEAD_NONCE_LEN + zlen);
+	if (ret)
+		goto out;
+	full = ZSTD_getFrameContentSize(z, zlen);
+	ret = -PHV_EFORMAT;
+	if (full == ZSTD_CONTENTSIZE_ERROR ||
+	    full == ZSTD_CONTENTSIZE_UNKNOWN || full > SNAP_MAX)
+		goto out;
+	ret = -ENOMEM;
+	raw = malloc(full ? full : 1);
+	if (!raw)
+		goto out;
+	rlen = ZSTD_decompress(raw, full, z, zlen);
+	ret = -PHV_EFORMAT;
+	if (ZSTD_isError(rlen))
+		goto out;
+	ret = manifest_decode(raw, rlen, m);
+	if (!ret && memcmp(m->id, id, MF_ID_LEN)) {
+		manifest_release(m);
+		ret = -PHV_EFORMAT;
+	}
+out:
+	secmem_free(dk, REPO_KEY_LEN);
+	free(z);
+	free(raw);
+	return ret;
+}
+
+struct snaps_acc {
+	struct repo_snap *s;
+	size_t n, cap;
+};
+
+static int snaps_cb(const char *key, const char *vid, uint64_t size,
+		    void *arg)
+{
+	struct snaps_acc *a = arg;
+	struct repo_snap *s;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+
+		s = realloc(a->s, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		a->s = s;
+		a->cap = cap;
+	}
+	s = &a->s[a->n];
+	memset(s, 0, sizeof(*s));
+	if (repo_unhex(key + 10, s->id))
+		return 0;
+	s->version_id = vid ? strdup(vid) : NULL;
+	a->n++;
+	return 0;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+	const struct repo_snap *x = a, *y = b;
+
+	if (x->m.time != y->m.time)
+		return x->m.time < y->m.time ? -1 : 1;
+	return memcmp(x->id, y->id, MF_ID_LEN);
+}
+
+int repo_snaps_load(struct repo *r, struct repo_snap **snapsp, size_t *np)
+{
+	struct snaps_acc a = { 0 };
+	char key[64], hex[2 * MF_ID_LEN + 1];
+	void *buf;
+	size_t i, len;
+	int ret;
+
+	*snapsp = NULL;
+	*np = 0;
+	ret = repo_list_oldest(r, "snapshots/", snaps_cb, &a);
+	for (i = 0; !ret && i < a.n; i++) {
+		struct repo_snap *s = &a.s[i];
+
+		repo_hex(s->id, hex);
+		snprintf(key, sizeof(key), "snapshots/%s", hex);
+		s->err = r->st->ops->get(r->st, key, s->version_id, 0, 0,
+					 SNAP_MAX, &buf, &len);
+		if (s->err) {
+			log_err("cannot read snapshot %.8s: %s", hex,
+				store_error(r->st));
+			continue;
+		}
+		s->err = snapshot_open(r, s->id, buf, len, &s->m);
+		free(buf);
+		if (s->err)
+			log_err_r(s->err, "snapshot %.8s is damaged", hex);
+		else
+			s->loaded = 1;
+	}
+	if (ret) {
+		repo_snaps_free(a.s, a.n);
+		return ret;
+	}
+	qsort(a.s, a.n, sizeof(*a.s), snap_cmp);
+	*snapsp = a.s;
+	*np = a.n;
+	return 0;
+}
+
+void repo_snaps_free(struct repo_snap *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(s[i].version_id);
+		manifest_release(&s[i].m);
+	}
+	free(s);
+}
+
+static int parse_when(const char *spec, time_t *tp)
+{
+	static const char *fmts[] = {
+		"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
+		"%Y-%m-%dT%H:%M", "%Y-%m-%d",
+	};
+	struct tm tm;
+	const char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(spec, fmts[i], &tm);
+		if (end && !*end) {
+			tm.tm_isdst = -1;
+			*tp = mktime(&tm);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int repo_snap_find(const struct repo_snap *snaps, size_t n,
+		   const char *spec)
+{
+	char hex[2 * MF_ID_LEN + 1];
+	size_t i, len = strlen(spec);
+	int found = -PHV_ENOTFOUND;
+	time_t when;
+
+	if (!strcmp(spec, "latest")) {
+		for (i = n; i > 0; i--)
+			if (snaps[i - 1].loaded)
+				return (int)(i - 1);
+		return -PHV_ENOTFOUND;
+	}
+	if (!parse_when(spec, &when)) {
+		for (i = n; i > 0; i--)
+			if (snaps[i - 1].loaded && snaps[i - 1].m.time <= when)
+				return (int)(i - 1);
+		return -PHV_ENOTFOUND;
+	}
+	if (!len || len > 2 * MF_ID_LEN)
+		return -PHV_ENOTFOUND;
+	for (i = 0; i < n; i++) {
+		repo_hex(snaps[i].id, hex);
+		if (strncmp(hex, spec, len))
+			continue;
+		if (found >= 0)
+			return -EINVAL;
+		found = (int)i;
+	}
+	return found;
+}
