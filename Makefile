@@ -75,7 +75,7 @@ check: phivault $(UNIT_BINS)
 check-fuse: phivault
 	$(Q)tests/run-fuse
 
-test: phivault $(UNIT_BINS) $(BENCH_BINS)
+test: phivault $(UNIT_BINS) $(BENCH_BINS) tests/backup/s3tool
 	$(Q)tests/run-all
 
 bench: phivault $(BENCH_BINS)
@@ -91,3 +91,7 @@ clean:
 
 .PHONY: all unit check check-fuse test bench install clean
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
+
+# driver of backup/s3.h for tests/backup/test_s3.py
+tests/backup/s3tool: tests/backup/s3tool.c libphv.a
+	$(QLD)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< libphv.a $(LDLIBS)
