@@ -40,4 +40,7 @@ int cmd_mount(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
+/* tools/cmd_key.c: key slots, token keys, recovery keys */
+int cmd_key(int argc, char **argv);
+
 #endif /* TOOLS_CMD_H */

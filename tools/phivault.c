@@ -37,6 +37,19 @@ static const struct cmd cmds[] = {
 	  "info CIPHERDIR",
 	  "Show a volume's format, block size, key slots and key versions,\n"
 	  "without unlocking it and without printing any secret." },
+	{ "key", cmd_key,
+	  "key list|add|remove|recovery|token-keygen ... [CIPHERDIR]",
+	  "Manage how a volume can be unlocked (docs/KEYS.md):\n"
+	  "  key list CIPHERDIR          slots with type, creation time, label\n"
+	  "  key add [unlock opts] [--new-keyfile F | --new-passphrase-file F\n"
+	  "          | --new-token | --new-key-command CMD] [--label L] DIR\n"
+	  "  key remove --slot N [unlock opts] DIR   (never the last slot)\n"
+	  "  key recovery new | split --shares N --threshold M | combine\n"
+	  "          | keyfile OUT       recovery keys and their shares (stdin)\n"
+	  "  key token-keygen --pkcs11-module P --token-label T --key-label K\n"
+	  "Token slots: --pkcs11-module, --token-label, --key-label, PIN from\n"
+	  "--pin-file, --pin-command or the terminal.  Key service slots:\n"
+	  "--key-command CMD (run as CMD wrap|unwrap, base64 on stdin/stdout)." },
 	{ "help", cmd_help, "help [CMD]", "Show the commands, or one in full." },
 	{ "version", cmd_version, "version", "Print the version." },
 };

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_key.c - `phivault key`: list, add and remove key slots, create
+ * token keys, and split or combine recovery keys.
+ *
+ * Subcommands are a second table, like the top-level one.  Secrets are
+ * read from files, commands or the terminal (secret.h, keysrc.h), never
+ * from the command line, and never printed, except a new recovery key
+ * or its shares, which are printed once on purpose.  Slot editing needs
+ * the slot API requested from fs/ (docs/KEYS.md, "Volume API"); until
+ * fs/vol.h defines VOL_SLOT_RECIPE_MAX those subcommands say so and fail.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "crypto/secmem.h"
+#include "crypto/shamir.h"
+#include "fs/vol.h"
+#include "cmd.h"
+#include "keysrc.h"
+#include "secret.h"
+
+#define RECOVERY_LEN	32
+
+/* ---- list ----------------------------------------------------------- */
+
+static int key_list(int argc, char **argv)
+{
+	struct vol_info *info;
+	char when[32];
+	unsigned int i;
+	struct tm tm;
+	time_t t;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: phivault key list CIPHERDIR\n");
+		return EXIT_USAGE;
+	}
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return EXIT_FAIL;
+	r = vol_info_read(argv[1], info);
+	if (r) {
+		fprintf(stderr, "phivault: cannot read the configuration of "
+			"'%s': %s\n", argv[1], phv_strerror(r));
+		free(info);
+		return EXIT_FAIL;
+	}
+	printf("%-4s  %-10s  %-20s  %s\n", "slot", "type", "created (UTC)",
+	       "label");
+	for (i = 0; i < info->nslots; i++) {
+		const struct keyslot *s = &info->slots[i];
+
+		t = (time_t)s->created;
+		if (!gmtime_r(&t, &tm) ||
+		    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm))
+			strcpy(when, "?");
+		printf("%-4u  %-10s  %-20s  %s\n", s->id,
+		       keyslot_type_name(s->type), when,
+		       s->label[0] ? s->label : "-");
+	}
+	free(info);
+	return EXIT_OK;
+}
+
+/* ---- recovery keys ---------------------------------------------------- */
+
+/* Read all of stdin (a few lines of text) into secmem buf. */
+static int read_stdin(char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "Enter the recovery text, then Ctrl-D:\n");
+	for (;;) {
+		n = read(STDIN_FILENO, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size - 1)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Print the shares of key, one per line, with their number. */
+static int print_shares(const uint8_t *key, size_t len, unsigned int n,
+			unsigned int m)
+{
+	struct shamir_share *sh = secmem_alloc(n * sizeof(*sh));
+	char text[SHAMIR_TEXT_MAX(SHAMIR_SECRET_MAX) + 1];
+	unsigned int i;
+	int r;
+
+	if (!sh)
+		return -ENOMEM;
+	r = shamir_share_split(key, len, n, m, sh);
+	for (i = 0; i < n && !r; i++) {
+		r = shamir_share_encode(&sh[i], text, sizeof(text));
+		if (r >= 0) {
+			printf("share %u of %u (any %u restore): %s\n", i + 1,
+			       n, m, text);
+			r = 0;
+		}
+	}
+	secmem_wipe(text, sizeof(text));
+	secmem_free(sh, n * sizeof(*sh));
+	return r;
+}
+
+static int parse_count(const char *arg, const char *what, unsigned int *v)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (*end || n < 1 || n > SHAMIR_SHARES_MAX) {
+		fprintf(stderr, "phivault: %s must be 1 to %d, not '%s'\n",
+			what, SHAMIR_SHARES_MAX, arg);
+		return -1;
+	}
+	*v = (unsigned int)n;
+	return 0;
+}
+
+/* key recovery split --shares N --threshold M  (recovery key on stdin) */
+static int recovery_split(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "shares", required_argument, NULL, 'n' },
+		{ "threshold", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char *text = secmem_alloc(4096);
+	uint8_t *key = secmem_alloc(SHAMIR_SECRET_MAX);
+	unsigned int n = 0, m = 0;
+	int c, r, st = EXIT_USAGE;
+	size_t len;
+
+	if (!text || !key)
+		goto out;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'n' && !parse_count(optarg, "--shares", &n))
+			continue;
+		if (c == 'm' && !parse_count(optarg, "--threshold", &m))
+			continue;
+		goto out;
+	}
+	if (optind != argc || !n || !m || m > n || m < 2) {
+		fprintf(stderr, "usage: phivault key recovery split --shares N "
+			"--threshold M  (2 <= M <= N; the key on stdin)\n");
+		goto out;
+	}
+	st = EXIT_FAIL;
+	r = read_stdin(text, 4096);
+	if (!r)
+		r = shamir_key_decode(text, key, &len);
+	if (r == -EBADMSG)
+		fprintf(stderr, "phivault: the recovery key's checksum does "
+			"not match: a character was mistyped\n");
+	else if (r)
+		fprintf(stderr, "phivault: no recovery key (phvk-...) on "
+			"standard input: %s\n", phv_strerror(r));
+	if (!r)
+		r = print_shares(key, len, n, m);
+	if (!r)
+		st = EXIT_OK;
+out:
+	secmem_free(text, 4096);
+	secmem_free(key, SHAMIR_SECRET_MAX);
+	return st;
+}
+
+/* Decode every non-blank line of text as a share; returns the count. */
+static int decode_shares(char *text, struct shamir_share *sh)
+{
+	char *line, *save = NULL;
+	int k = 0, r;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!line[strspn(line, " \t\r")])
+			continue;
+		if (k == SHAMIR_SHARES_MAX)
+			return -E2BIG;
+		/* allow "share 2 of 5 (...): phvs-..." as printed */
+		if (strstr(line, "phvs-"))
+			line = strstr(line, "phvs-");
+		r = shamir_share_decode(line, &sh[k]);
+		if (r == -EBADMSG) {
+			fprintf(stderr, "phivault: share on line '%.16s...' "
+				"has a wrong checksum: a character was "
+				"mistyped\n", line);
+			return r;
+		}
+		if (r) {
+			fprintf(stderr, "phivault: '%.16s...' is not a "
+				"phivault share\n", line);
+			return r;
+		}
+		k++;
+	}
+	return k;
+}
+
+static void combine_fail(int r, const struct shamir_share *sh, int k)
+{
+	if (r == -ENOENT)
+		fprintf(stderr, "phivault: %d share(s) given, %u needed\n", k,
+			sh[0].threshold);
+	else if (r == -PHV_EFORMAT)
+		fprintf(stderr, "phivault: the shares come from different "
+			"splits\n");
+	else if (r == -EINVAL)
+		fprintf(stderr, "phivault: the same share was given twice\n");
+	else if (r == -PHV_EBADKEY)
+		fprintf(stderr, "phivault: the shares do not fit together: "
+			"one of them is wrong\n");
+	else
+		fprintf(stderr, "phivault: combining shares: %s\n",
+			phv_strerror(r));
+}
+
+/* key recovery combine  (shares on stdin, one per line) */
+static int recovery_combine(int argc, char **argv)
+{
+	size_t tsize = 64 * 1024, shsize;
+	char *text = secmem_alloc(tsize);
+	struct shamir_share *sh;
+	uint8_t key[SHAMIR_SECRET_MAX];
+	char out[SHAMIR_TEXT_MAX(SHAMIR_SECRET_MAX) + 1];
+	int k, r, st = EXIT_FAIL;
+	size_t len;
+
+	shsize = SHAMIR_SHARES_MAX * sizeof(*sh);
+	sh = secmem_alloc(shsize);
+	if (argc != 1) {
+		fprintf(stderr, "usage: phivault key recovery combine  "
+			"(shares on stdin, one per line)\n");
+		st = EXIT_USAGE;
+		goto out;
+	}
+	if (!text || !sh)
+		goto out;
+	r = read_stdin(text, tsize);
+	k = r ? r : decode_shares(text, sh);
+	if (k == 0)
+		fprintf(stderr, "phivault: no shares on standard input\n");
+	if (k <= 0)
+		goto out;
+	r = shamir_share_combine(sh, (unsigned int)k, key, &len);
+	if (r) {
+		combine_fail(r, sh, k);
+		goto out;
+	}
+	r = shamir_key_encode(key, len, out, sizeof(out));
+	if (r > 0) {
+		printf("%s\n", out);
+		st = EXIT_OK;
+	}
+out:
+	secmem_wipe(key, sizeof(key));
+	secmem_wipe(out, sizeof(out));
+	secmem_free(text, tsize);
+	secmem_free(sh, shsize);
+	return st;
+}
+
+/*
+ * key recovery keyfile OUT: the recovery key on stdin, written as a raw
+ * key file (mode 0600, must not exist) for --keyfile.
+ */
+static int recovery_keyfile(int argc, char **argv)
+{
+	char *text = secmem_alloc(4096);
+	uint8_t key[SHAMIR_SECRET_MAX];
+	int fd = -1, r, st = EXIT_FAIL;
+	size_t len = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: phivault key recovery keyfile OUT  "
+			"(the recovery key on stdin)\n");
+		st = EXIT_USAGE;
+		goto out;
+	}
+	r = text ? read_stdin(text, 4096) : -ENOMEM;
+	if (!r)
+		r = shamir_key_decode(text, key, &len);
+	if (r) {
+		fprintf(stderr, "phivault: no valid recovery key on standard "
+			"input: %s\n", r == -EBADMSG ? "checksum mismatch "
+			"(mistyped?)" : phv_strerror(r));
+		goto out;
+	}
+	fd = open(argv[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, key, len) != (ssize_t)len || fsync(fd)) {
+		fprintf(stderr, "phivault: writing '%s': %s\n", argv[1],
+			strerror(errno));
+		goto out;
+	}
+	st = EXIT_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	secmem_wipe(key, sizeof(key));
+	secmem_free(text, 4096);
+	return st;
+}
+
+/* key recovery new [--shares N --threshold M]: print a fresh key. */
+static int recovery_new(int argc, char **argv)
+{
+	uint8_t key[RECOVERY_LEN];
+	char text[SHAMIR_TEXT_MAX(RECOVERY_LEN) + 1];
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: phivault key recovery new\n");
+		return EXIT_USAGE;
+	}
+	r = secmem_random(key, sizeof(key));
+	if (!r)
+		r = shamir_key_encode(key, sizeof(key), text, sizeof(text));
+	if (r > 0)
+		printf("%s\n", text);
+	secmem_wipe(key, sizeof(key));
+	secmem_wipe(text, sizeof(text));
+	return r > 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+static int key_recovery(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "split"))
+		return recovery_split(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "combine"))
+		return recovery_combine(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "keyfile"))
+		return recovery_keyfile(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "new"))
+		return recovery_new(argc - 1, argv + 1);
+	fprintf(stderr, "usage: phivault key recovery "
+		"new|split|combine|keyfile ...\n");
+	return EXIT_USAGE;
+}
+
+/* ---- token keys --------------------------------------------------------- */
+
+static int key_token_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		KEYSRC_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct keysrc_opts ko = { 0 };
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (keysrc_opt(&ko, c, optarg) != 1)
+			return EXIT_USAGE;
+	if (optind != argc || !ko.token_label || !ko.key_label) {
+		fprintf(stderr, "usage: phivault key token-keygen "
+			"--pkcs11-module PATH --token-label L --key-label K "
+			"[--pin-file F | --pin-command CMD]\n");
+		return EXIT_USAGE;
+	}
+	r = keysrc_token_keygen(&ko);
+	if (r == -PHV_EBADKEY)
+		return EXIT_BADKEY;
+	if (r)
+		return EXIT_FAIL;
+	printf("created AES-256 key '%s' on token '%s' (not extractable)\n",
+	       ko.key_label, ko.token_label);
+	return EXIT_OK;
+}
+
+/* ---- add and remove ----------------------------------------------------- */
+
+#ifdef VOL_SLOT_RECIPE_MAX
+/*
+ * Unlock with the existing-slot options, then seal the master key into a
+ * new slot whose secret comes from the --new-* options.
+ */
+static int key_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
+		{ "new-keyfile", required_argument, NULL, 'k' },
+		{ "new-passphrase-file", required_argument, NULL, 'p' },
+		{ "new-token", no_argument, NULL, 't' },
+		{ "new-key-command", required_argument, NULL, 'c' },
+		{ "label", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts nso = { 0 };
+	struct keysrc_opts ko = { 0 }, nko = { 0 };
+	struct keyslot tmpl = { 0 };
+	struct secret ns = { 0 };
+	char *recipe = calloc(1, VOL_SLOT_RECIPE_MAX);
+	uint8_t id[VOL_ID_LEN];
+	struct vol *vol = NULL;
+	int c, r, st = EXIT_USAGE, token = 0;
+	uint32_t slot;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+			continue;
+		if (c == 'k')
+			nso.keyfile = optarg;
+		else if (c == 'p')
+			nso.passphrase_file = optarg;
+		else if (c == 't')
+			token = 1;
+		else if (c == 'c')
+			nko.key_command = optarg;
+		else if (c == 'l')
+			snprintf(tmpl.label, sizeof(tmpl.label), "%s", optarg);
+		else
+			goto out;
+	}
+	if (optind + 1 != argc || !recipe)
+		goto out;
+	st = EXIT_FAIL;
+	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
+	if (r) {
+		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		goto out;
+	}
+	vol_get_id(vol, id);
+	if (token) {
+		/* the token options name the new slot's token */
+		nko = ko;
+		nko.key_command = NULL;
+	}
+	if (keysrc_type(&nko)) {
+		ns.data = secmem_alloc(KEYSRC_SECRET_LEN);
+		ns.len = KEYSRC_SECRET_LEN;
+		ns.type = keysrc_type(&nko);
+		r = ns.data ? keysrc_new(&nko, id, ns.data, recipe,
+					 VOL_SLOT_RECIPE_MAX) : -ENOMEM;
+	} else {
+		r = secret_get(&nso, "New passphrase: ", 1, &ns);
+	}
+	if (r)
+		goto out;
+	tmpl.type = ns.type;
+	if (tmpl.type == KEYSLOT_PASSPHRASE)
+		tmpl.argon = keyslot_default_argon;
+	r = vol_slot_add(vol, &tmpl, ns.data, ns.len,
+			 recipe[0] ? recipe : NULL, &slot);
+	if (r) {
+		fprintf(stderr, "phivault: adding the slot: %s\n",
+			phv_strerror(r));
+		goto out;
+	}
+	printf("added %s slot %u\n", keyslot_type_name(tmpl.type), slot);
+	st = EXIT_OK;
+out:
+	if (ns.data && ns.len == KEYSRC_SECRET_LEN && keysrc_type(&nko))
+		secmem_free(ns.data, KEYSRC_SECRET_LEN);
+	else
+		secret_release(&ns);
+	vol_close(vol);
+	free(recipe);
+	return st;
+}
+
+static int key_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
+		{ "slot", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
+	struct vol *vol = NULL;
+	unsigned int slot = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+			continue;
+		if (c != 's' || parse_count(optarg, "--slot", &slot))
+			return EXIT_USAGE;
+	}
+	if (optind + 1 != argc || !slot) {
+		fprintf(stderr, "usage: phivault key remove --slot N "
+			"[unlock options] CIPHERDIR\n");
+		return EXIT_USAGE;
+	}
+	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
+	if (r)
+		return r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+	r = vol_slot_remove(vol, slot);
+	vol_close(vol);
+	if (r == -EBUSY)
+		fprintf(stderr, "phivault: slot %u is the last one; add "
+			"another before removing it\n", slot);
+	else if (r == -PHV_ENOTFOUND)
+		fprintf(stderr, "phivault: no slot %u\n", slot);
+	else if (r)
+		fprintf(stderr, "phivault: removing slot %u: %s\n", slot,
+			phv_strerror(r));
+	if (!r)
+		printf("removed slot %u\n", slot);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+#else
+static int key_add(int argc, char **argv)
+{
+	fprintf(stderr, "phivault: 'key add' needs slot editing in the "
+		"volume library, which this build lacks\n");
+	return EXIT_FAIL;
+}
+
+static int key_remove(int argc, char **argv)
+{
+	fprintf(stderr, "phivault: 'key remove' needs slot editing in the "
+		"volume library, which this build lacks\n");
+	return EXIT_FAIL;
+}
+#endif
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} key_cmds[] = {
+	{ "list", key_list },
+	{ "add", key_add },
+	{ "remove", key_remove },
+	{ "recovery", key_recovery },
+	{ "token-keygen", key_token_keygen },
+};
+
+int cmd_key(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		return cmd_usage("key", EXIT_USAGE);
+	for (i = 0; i < sizeof(key_cmds) / sizeof(key_cmds[0]); i++)
+		if (!strcmp(argv[1], key_cmds[i].name))
+			return key_cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "phivault: unknown key subcommand '%s'; see "
+		"'phivault help key'\n", argv[1]);
+	return EXIT_USAGE;
+}
