@@ -197,8 +197,8 @@ static int decode_shares(char *text, struct shamir_share *sh)
 		if (k == SHAMIR_SHARES_MAX)
 			return -E2BIG;
 		/* allow "share 2 of 5 (...): phvs-..." as printed */
-		if (strstr(line, "phvs-"))
-			line = strstr(line, "phvs-");
+		if (strcasestr(line, "phvs-"))
+			line = strcasestr(line, "phvs-");
 		r = shamir_share_decode(line, &sh[k]);
 		if (r == -EBADMSG) {
 			fprintf(stderr, "phivault: share on line '%.16s...' "
