@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vol.c - the volume configuration, its key slots, the versioned KEKs and
+ * the subkeys derived from the volume master key (VMK).
+ *
+ * Design: `.phivault.conf` is a text file of keyword lines ending in a
+ * `mac` line, HMAC-SHA-256 under the config MAC key of every byte before
+ * it.  Nothing parsed from it is trusted until the MAC verifies, which can
+ * only happen after a slot has yielded the VMK; vol_info_read() parses
+ * without trusting, for `phivault info`.  Rewrites are atomic (temp file,
+ * fsync, rename, fsync of the directory) and serialised by conf_lock.
+ *
+ * Invariants: every key lives in secmem and is wiped by vol_close(); the
+ * derived keys are set once in vol_open() and only read afterwards, so
+ * readers need no lock.  KEK slots may be added or removed (conf_lock).
+ * Lock order: conf_lock is a leaf.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "crypto/kdf.h"
+#include "crypto/secmem.h"
+#include "vol_i.h"
+
+#define CONF_MAX	(64 * 1024)
+#define MAC_LEN		32
+
+static const char conf_magic[] = "phivault-volume";
+
+/* info strings of the subkeys the volume uses itself */
+static const char *const vol_own_purposes[] = {
+	"kek-wrap", "names", "meta", "config-mac",
+};
+
+int vol_block_size_valid(uint32_t bs)
+{
+	return bs == 4096 || bs == 8192 || bs == 16384 || bs == 32768 ||
+	       bs == 65536 || bs == 131072;
+}
+
+static int vol_hkdf(const uint8_t *vmk, const char *purpose, void *out,
+		    size_t len)
+{
+	char info[96];
+	int n;
+
+	n = snprintf(info, sizeof(info), "phivault v1 %s", purpose);
+	if (n < 0 || (size_t)n >= sizeof(info))
+		return -EINVAL;
+	return kdf_hkdf(vmk, VOL_KEY_LEN, NULL, 0, info, (size_t)n, out, len);
+}
+
+int vol_derive_key(struct vol *vol, const char *purpose, void *out,
+		   size_t len)
+{
+	size_t i;
+
+	if (!vol || !purpose || !*purpose || !len || len > 64)
+		return -EINVAL;
+	for (i = 0; i < sizeof(vol_own_purposes) / sizeof(char *); i++)
+		if (!strcmp(purpose, vol_own_purposes[i]))
+			return -EPERM;
+	return vol_hkdf(vol->vmk, purpose, out, len);
+}
+
+uint32_t vol_block_size(const struct vol *vol)
+{
+	return vol->block_size;
+}
+
+void vol_get_id(const struct vol *vol, uint8_t id[static VOL_ID_LEN])
+{
+	memcpy(id, vol->id, VOL_ID_LEN);
+}
+
+const char *vol_cipherdir(const struct vol *vol)
+{
+	return vol->cipherdir;
+}
+
+const struct vol_kek *vol_kek_get(struct vol *vol, uint32_t v)
+{
+	const struct vol_kek *k = NULL;
+	unsigned int i;
+
+	pthread_mutex_lock(&vol->conf_lock);
+	for (i = 0; i < vol->nkeks; i++)
+		if (vol->keks[i].version == v && vol->keks[i].key)
+			k = &vol->keks[i];
+	pthread_mutex_unlock(&vol->conf_lock);
+	return k;
+}
+
+uint32_t vol_kek_current(struct vol *vol)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&vol->conf_lock);
+	v = vol->current_kek;
+	pthread_mutex_unlock(&vol->conf_lock);
+	return v;
+}
+
+/* ---- KEK sealing ---------------------------------------------------- */
+
+static void kek_ad(const uint8_t id[static VOL_ID_LEN], uint32_t version,
+		   uint8_t ad[static VOL_ID_LEN + 4])
+{
+	memcpy(ad, id, VOL_ID_LEN);
+	ad[VOL_ID_LEN] = (uint8_t)(version >> 24);
+	ad[VOL_ID_LEN + 1] = (uint8_t)(version >> 16);
+	ad[VOL_ID_LEN + 2] = (uint8_t)(version >> 8);
+	ad[VOL_ID_LEN + 3] = (uint8_t)version;
+}
+
+/* Make a fresh KEK version v in k (key in secmem) sealed under wrap. */
+static int kek_new(struct vol *vol, struct vol_kek *k, uint32_t v)
+{
+	uint8_t adbuf[VOL_ID_LEN + 4];
+	struct aead_ad ad = { adbuf, sizeof(adbuf) };
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	k->key = secmem_alloc(VOL_KEY_LEN);
+	if (!k->key)
+		return -ENOMEM;
+	k->version = v;
+	k->created = (int64_t)time(NULL);
+	kek_ad(vol->id, v, adbuf);
+	r = secmem_random(k->key, VOL_KEY_LEN);
+	if (!r)
+		r = secmem_random(k->nonce, sizeof(k->nonce));
+	if (!r)
+		r = aead_seal(vol->kek_wrap, k->nonce, &ad, 1, k->key,
+			      VOL_KEY_LEN, k->sealed, k->tag);
+	if (r) {
+		secmem_free(k->key, VOL_KEY_LEN);
+		k->key = NULL;
+	}
+	return r;
+}
+
+static int kek_unseal(struct vol *vol, struct vol_kek *k)
+{
+	uint8_t adbuf[VOL_ID_LEN + 4];
+	struct aead_ad ad = { adbuf, sizeof(adbuf) };
+	int r;
+
+	k->key = secmem_alloc(VOL_KEY_LEN);
+	if (!k->key)
+		return -ENOMEM;
+	kek_ad(vol->id, k->version, adbuf);
+	r = aead_open(vol->kek_wrap, k->nonce, &ad, 1, k->sealed, VOL_KEY_LEN,
+		      k->key, k->tag);
+	if (r) {
+		secmem_free(k->key, VOL_KEY_LEN);
+		k->key = NULL;
+	}
+	return r;
+}
+
+/* ---- config text ---------------------------------------------------- */
+
+static int conf_mac_compute(const uint8_t *key, const char *buf, size_t len,
+			    uint8_t mac[static MAC_LEN])
+{
+	unsigned int maclen = MAC_LEN;
+
+	if (!HMAC(EVP_sha256(), key, VOL_KEY_LEN, (const unsigned char *)buf,
+		  len, mac, &maclen) || maclen != MAC_LEN)
+		return -PHV_ECRYPTO;
+	return 0;
+}
+
+/* Append printf output to buf (size CONF_MAX) at *pos. */
+static int conf_add(char *buf, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int conf_add(char *buf, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, CONF_MAX - *pos, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= CONF_MAX - *pos)
+		return -ENOSPC;
+	*pos += (size_t)n;
+	return 0;
+}
+
+/* Serialise and atomically write the config (caller holds conf_lock or
+ * owns vol exclusively). */
+static int conf_write(struct vol *vol)
+{
+	char *buf = malloc(CONF_MAX);
+	char line[KEYSLOT_LINE_MAX], b64[128];
+	uint8_t seal[AEAD_NONCE_LEN + VOL_KEY_LEN + AEAD_TAG_LEN];
+	uint8_t mac[MAC_LEN];
+	size_t pos = 0;
+	unsigned int i;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	b64_encode(vol->id, VOL_ID_LEN, b64);
+	r = conf_add(buf, &pos, "%s %u\nid %s\nblock-size %u\n"
+		     "created %" PRId64 "\n", conf_magic, vol->format, b64,
+		     vol->block_size, vol->created);
+	for (i = 0; !r && i < vol->nslots; i++) {
+		r = keyslot_format(&vol->slots[i], line, sizeof(line));
+		if (r >= 0)
+			r = conf_add(buf, &pos, "slot %s\n", line);
+	}
+	for (i = 0; !r && i < vol->nkeks; i++) {
+		const struct vol_kek *k = &vol->keks[i];
+
+		memcpy(seal, k->nonce, AEAD_NONCE_LEN);
+		memcpy(seal + AEAD_NONCE_LEN, k->sealed, VOL_KEY_LEN);
+		memcpy(seal + AEAD_NONCE_LEN + VOL_KEY_LEN, k->tag,
+		       AEAD_TAG_LEN);
+		b64_encode(seal, sizeof(seal), b64);
+		r = conf_add(buf, &pos, "kek %u %" PRId64 " %s\n", k->version,
+			     k->created, b64);
+	}
+	if (!r)
+		r = conf_add(buf, &pos, "current-kek %u\n", vol->current_kek);
+	if (!r)
+		r = conf_mac_compute(vol->conf_mac, buf, pos, mac);
+	if (!r) {
+		b64_encode(mac, MAC_LEN, b64);
+		r = conf_add(buf, &pos, "mac %s\n", b64);
+	}
+	if (!r)
+		r = write_atomic(vol->rootfd, VOL_CONF_NAME, buf, pos, 0600);
+	free(buf);
+	return r;
+}
+
+/* Read the whole config of rootfd into a malloc'd NUL-terminated buffer. */
+static int conf_read(int rootfd, char **bufp, size_t *lenp)
+{
+	char *buf = NULL;
+	ssize_t n;
+	int fd, r;
+
+	*bufp = NULL;
+	fd = openat(rootfd, VOL_CONF_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -PHV_ECONFIG : -errno;
+	buf = malloc(CONF_MAX + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = pread_all(fd, buf, CONF_MAX + 1, 0);
+	if (n < 0 || n > CONF_MAX) {
+		r = n < 0 ? (int)n : -PHV_ECONFIG;
+		goto out;
+	}
+	buf[n] = '\0';
+	if (strlen(buf) != (size_t)n) {
+		r = -PHV_ECONFIG;
+		goto out;
+	}
+	*bufp = buf;
+	*lenp = (size_t)n;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+static int conf_parse_kek(const char *rest, struct vol_kek *k)
+{
+	uint8_t seal[AEAD_NONCE_LEN + VOL_KEY_LEN + AEAD_TAG_LEN + 3];
+	char b64[128];
+
+	memset(k, 0, sizeof(*k));
+	if (sscanf(rest, "%" SCNu32 " %" SCNd64 " %127s", &k->version,
+		   &k->created, b64) != 3 || !k->version)
+		return -PHV_EFORMAT;
+	if (b64_decode(b64, strlen(b64), seal) !=
+	    AEAD_NONCE_LEN + VOL_KEY_LEN + AEAD_TAG_LEN)
+		return -PHV_EFORMAT;
+	memcpy(k->nonce, seal, AEAD_NONCE_LEN);
+	memcpy(k->sealed, seal + AEAD_NONCE_LEN, VOL_KEY_LEN);
+	memcpy(k->tag, seal + AEAD_NONCE_LEN + VOL_KEY_LEN, AEAD_TAG_LEN);
+	return 0;
+}
+
+/*
+ * Parse config text into vol's public fields.  *maclenp receives the
+ * offset of the mac line (the authenticated prefix), mac its value.
+ */
+static int conf_parse(struct vol *vol, char *buf, size_t *maclenp,
+		      uint8_t mac[static MAC_LEN])
+{
+	char *line = buf, *nl, *sp;
+	int have_mac = 0, have_id = 0, have_bs = 0, first = 1;
+	char b64[128];
+
+	while (*line) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			return -PHV_ECONFIG;
+		*nl = '\0';
+		if (have_mac)
+			return -PHV_ECONFIG;	/* bytes after the mac */
+		sp = strchr(line, ' ');
+		if (!sp)
+			return -PHV_ECONFIG;
+		*sp++ = '\0';
+		if (first) {
+			if (strcmp(line, conf_magic) ||
+			    sscanf(sp, "%" SCNu32, &vol->format) != 1)
+				return -PHV_ECONFIG;
+			if (vol->format != VOL_FORMAT)
+				return -PHV_EFORMAT;
+			first = 0;
+		} else if (!strcmp(line, "id")) {
+			if (b64_decode(sp, strlen(sp), vol->id) != VOL_ID_LEN)
+				return -PHV_ECONFIG;
+			have_id = 1;
+		} else if (!strcmp(line, "block-size")) {
+			if (sscanf(sp, "%" SCNu32, &vol->block_size) != 1 ||
+			    !vol_block_size_valid(vol->block_size))
+				return -PHV_ECONFIG;
+			have_bs = 1;
+		} else if (!strcmp(line, "created")) {
+			if (sscanf(sp, "%" SCNd64, &vol->created) != 1)
+				return -PHV_ECONFIG;
+		} else if (!strcmp(line, "slot")) {
+			if (vol->nslots >= VOL_MAX_SLOTS ||
+			    keyslot_parse(sp, &vol->slots[vol->nslots]))
+				return -PHV_ECONFIG;
+			vol->nslots++;
+		} else if (!strcmp(line, "kek")) {
+			if (vol->nkeks >= VOL_MAX_KEKS ||
+			    conf_parse_kek(sp, &vol->keks[vol->nkeks]))
+				return -PHV_ECONFIG;
+			vol->nkeks++;
+		} else if (!strcmp(line, "current-kek")) {
+			if (sscanf(sp, "%" SCNu32, &vol->current_kek) != 1)
+				return -PHV_ECONFIG;
+		} else if (!strcmp(line, "mac")) {
+			if (sscanf(sp, "%127s", b64) != 1 ||
+			    b64_decode(b64, strlen(b64), mac) != MAC_LEN)
+				return -PHV_ECONFIG;
+			*maclenp = (size_t)(line - buf);
+			have_mac = 1;
+		}
+		/* unknown keywords are authenticated and ignored */
+		line = nl + 1;
+	}
+	if (first || !have_id || !have_bs || !have_mac || !vol->nslots ||
+	    !vol->nkeks || !vol->current_kek)
+		return -PHV_ECONFIG;
+	return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+static struct vol *vol_alloc(const char *cipherdir)
+{
+	struct vol *vol = calloc(1, sizeof(*vol));
+
+	if (!vol)
+		return NULL;
+	vol->rootfd = -1;
+	pthread_mutex_init(&vol->conf_lock, NULL);
+	vol->cipherdir = strdup(cipherdir);
+	vol->vmk = secmem_alloc(VOL_KEY_LEN);
+	vol->kek_wrap = secmem_alloc(VOL_KEY_LEN);
+	vol->name_key = secmem_alloc(SIV_KEY_LEN);
+	vol->meta_key = secmem_alloc(VOL_KEY_LEN);
+	vol->conf_mac = secmem_alloc(VOL_KEY_LEN);
+	if (!vol->cipherdir || !vol->vmk || !vol->kek_wrap ||
+	    !vol->name_key || !vol->meta_key || !vol->conf_mac) {
+		vol_close(vol);
+		return NULL;
+	}
+	return vol;
+}
+
+void vol_close(struct vol *vol)
+{
+	unsigned int i;
+
+	if (!vol)
+		return;
+	for (i = 0; i < vol->nkeks; i++)
+		secmem_free(vol->keks[i].key, VOL_KEY_LEN);
+	secmem_free(vol->vmk, VOL_KEY_LEN);
+	secmem_free(vol->kek_wrap, VOL_KEY_LEN);
+	secmem_free(vol->name_key, SIV_KEY_LEN);
+	secmem_free(vol->meta_key, VOL_KEY_LEN);
+	secmem_free(vol->conf_mac, VOL_KEY_LEN);
+	if (vol->rootfd >= 0)
+		close(vol->rootfd);
+	pthread_mutex_destroy(&vol->conf_lock);
+	free(vol->cipherdir);
+	free(vol);
+}
+
+/* Derive every subkey from vol->vmk. */
+static int vol_derive_all(struct vol *vol)
+{
+	int r;
+
+	r = vol_hkdf(vol->vmk, "kek-wrap", vol->kek_wrap, VOL_KEY_LEN);
+	if (!r)
+		r = vol_hkdf(vol->vmk, "names", vol->name_key, SIV_KEY_LEN);
+	if (!r)
+		r = vol_hkdf(vol->vmk, "meta", vol->meta_key, VOL_KEY_LEN);
+	if (!r)
+		r = vol_hkdf(vol->vmk, "config-mac", vol->conf_mac,
+			     VOL_KEY_LEN);
+	return r;
+}
+
+static int vol_open_root(struct vol *vol)
+{
+	vol->rootfd = open(vol->cipherdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return vol->rootfd < 0 ? -errno : 0;
+}
+
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int r = 1;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			r = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int vol_create(const char *cipherdir, const struct vol_create_opts *o,
+	       enum keyslot_type type, const void *secret, size_t len)
+{
+	struct vol *vol = NULL;
+	struct keyslot *s;
+	uint8_t dirid[DIRID_LEN];
+	int r, dfd = -1;
+
+	if (o->block_size && !vol_block_size_valid(o->block_size))
+		return -EINVAL;
+	if (type != KEYSLOT_PASSPHRASE && type != KEYSLOT_KEYFILE)
+		return -EINVAL;
+	r = dir_is_empty(cipherdir);
+	if (r <= 0)
+		return r ? r : -ENOTEMPTY;
+	vol = vol_alloc(cipherdir);
+	if (!vol)
+		return -ENOMEM;
+	r = vol_open_root(vol);
+	if (r)
+		goto out;
+	vol->format = VOL_FORMAT;
+	vol->block_size = o->block_size ? o->block_size : VOL_DEFAULT_BLOCK;
+	vol->created = (int64_t)time(NULL);
+	r = secmem_random(vol->id, VOL_ID_LEN);
+	if (!r)
+		r = secmem_random(vol->vmk, VOL_KEY_LEN);
+	if (!r)
+		r = vol_derive_all(vol);
+	if (r)
+		goto out;
+
+	s = &vol->slots[0];
+	s->id = 1;
+	s->type = type;
+	if (type == KEYSLOT_PASSPHRASE)
+		s->argon = o->argon.t_cost ? o->argon : keyslot_default_argon;
+	r = keyslot_seal(s, vol->id, secret, len, vol->vmk);
+	if (r)
+		goto out;
+	vol->nslots = 1;
+	r = kek_new(vol, &vol->keks[0], 1);
+	if (r)
+		goto out;
+	vol->nkeks = 1;
+	vol->current_kek = 1;
+
+	dfd = open(cipherdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = dirid_create(dfd, dirid);
+	if (!r)
+		r = conf_write(vol);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	vol_close(vol);
+	return r;
+}
+
+int vol_open(const char *cipherdir, enum keyslot_type type,
+	     const void *secret, size_t len, struct vol **volp)
+{
+	struct vol *vol = NULL;
+	uint8_t mac[MAC_LEN], want[MAC_LEN];
+	size_t blen = 0, maclen = 0;
+	char *buf = NULL, *copy = NULL;
+	unsigned int i;
+	int r;
+
+	*volp = NULL;
+	vol = vol_alloc(cipherdir);
+	if (!vol)
+		return -ENOMEM;
+	r = vol_open_root(vol);
+	if (!r)
+		r = conf_read(vol->rootfd, &buf, &blen);
+	if (!r) {
+		/* conf_parse() cuts its input; the MAC covers the original */
+		copy = strdup(buf);
+		r = copy ? conf_parse(vol, copy, &maclen, mac) : -ENOMEM;
+	}
+	if (r)
+		goto out;
+
+	/* try every slot of the secret's type */
+	r = -PHV_EBADKEY;
+	for (i = 0; i < vol->nslots && r; i++) {
+		if (vol->slots[i].type != type)
+			continue;
+		r = keyslot_open(&vol->slots[i], vol->id, secret, len,
+				 vol->vmk);
+		if (r && r != -PHV_EBADKEY)
+			goto out;
+	}
+	if (r)
+		goto out;
+	r = vol_derive_all(vol);
+	if (!r)
+		r = conf_mac_compute(vol->conf_mac, buf, maclen, want);
+	if (r)
+		goto out;
+	if (secmem_cmp(mac, want, MAC_LEN)) {
+		r = -PHV_EAUTH;
+		goto out;
+	}
+	for (i = 0; i < vol->nkeks; i++) {
+		r = kek_unseal(vol, &vol->keks[i]);
+		if (r)
+			goto out;
+	}
+	if (!vol_kek_get(vol, vol->current_kek)) {
+		r = -PHV_ECONFIG;
+		goto out;
+	}
+	*volp = vol;
+	vol = NULL;
+	r = 0;
+out:
+	free(buf);
+	free(copy);
+	vol_close(vol);
+	return r;
+}
+
+int vol_info_read(const char *cipherdir, struct vol_info *info)
+{
+	struct vol *vol = vol_alloc(cipherdir);
+	uint8_t mac[MAC_LEN];
+	size_t blen, maclen;
+	char *buf = NULL;
+	unsigned int i;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	if (!vol)
+		return -ENOMEM;
+	r = vol_open_root(vol);
+	if (!r)
+		r = conf_read(vol->rootfd, &buf, &blen);
+	if (!r)
+		r = conf_parse(vol, buf, &maclen, mac);
+	if (!r) {
+		info->format = vol->format;
+		memcpy(info->id, vol->id, VOL_ID_LEN);
+		info->block_size = vol->block_size;
+		info->created = vol->created;
+		info->nslots = vol->nslots;
+		for (i = 0; i < vol->nslots; i++) {
+			info->slots[i] = vol->slots[i];
+			secmem_wipe(info->slots[i].sealed,
+				    sizeof(info->slots[i].sealed));
+		}
+		info->nkeks = vol->nkeks;
+		for (i = 0; i < vol->nkeks; i++) {
+			info->kek_versions[i] = vol->keks[i].version;
+			info->kek_created[i] = vol->keks[i].created;
+		}
+		info->current_kek = vol->current_kek;
+	}
+	free(buf);
+	vol_close(vol);
+	return r;
+}
+
+int vol_kek_rotate(struct vol *vol, uint32_t *versionp)
+{
+	uint32_t v = 0;
+	unsigned int i;
+	int r;
+
+	pthread_mutex_lock(&vol->conf_lock);
+	if (vol->nkeks >= VOL_MAX_KEKS) {
+		r = -ENOSPC;
+		goto out;
+	}
+	for (i = 0; i < vol->nkeks; i++)
+		if (vol->keks[i].version > v)
+			v = vol->keks[i].version;
+	r = kek_new(vol, &vol->keks[vol->nkeks], v + 1);
+	if (r)
+		goto out;
+	vol->nkeks++;
+	vol->current_kek = v + 1;
+	r = conf_write(vol);
+	if (r) {
+		/* XXX: the new KEK stays usable in memory but is not saved */
+		goto out;
+	}
+	if (versionp)
+		*versionp = v + 1;
+out:
+	pthread_mutex_unlock(&vol->conf_lock);
+	return r;
+}
+
+int vol_kek_retire(struct vol *vol, uint32_t version)
+{
+	unsigned int i;
+	int r = -PHV_ENOTFOUND;
+
+	pthread_mutex_lock(&vol->conf_lock);
+	if (version == vol->current_kek) {
+		r = -EBUSY;
+		goto out;
+	}
+	for (i = 0; i < vol->nkeks; i++) {
+		if (vol->keks[i].version != version)
+			continue;
+		/* XXX: a live reader may still hold this key pointer */
+		secmem_free(vol->keks[i].key, VOL_KEY_LEN);
+		memmove(&vol->keks[i], &vol->keks[i + 1],
+			(vol->nkeks - i - 1) * sizeof(vol->keks[0]));
+		vol->nkeks--;
+		r = conf_write(vol);
+		break;
+	}
+out:
+	pthread_mutex_unlock(&vol->conf_lock);
+	return r;
+}

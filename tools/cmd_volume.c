@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_volume.c - `phivault init`, `mount`, `fsck` and `info`: the
+ * encrypted volume's subcommands.
+ *
+ * Design: thin wrappers over fs/vol.h and fs/fuse_ops.h.  `mount` does
+ * everything that can fail (secret, unlock, config MAC, FUSE mount) in the
+ * foreground process and only then detaches, so a wrong passphrase is an
+ * error message and a non-zero exit with nothing mounted.  Secrets come
+ * from tools/secret.h only, never from the command line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "fs/fuse_ops.h"
+#include "fs/vol.h"
+#include "cmd.h"
+#include "secret.h"
+
+#define ENV_PASSFILE	"PHIVAULT_PASSPHRASE_FILE"
+
+static int exit_for(int r)
+{
+	if (r == -PHV_EBADKEY)
+		return EXIT_BADKEY;
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Unlock cipherdir with a secret from o; prints errors. */
+static int unlock(const char *cmd, struct secret_opts *o, const char *dir,
+		  struct vol **volp)
+{
+	struct secret s = { 0 };
+	char prompt[PATH_MAX + 32];
+	int r;
+
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", dir);
+	r = secret_get(o, prompt, 0, &s);
+	if (r)
+		return r;
+	r = vol_open(dir, s.type, s.data, s.len, volp);
+	secret_release(&s);
+	if (r == -PHV_EBADKEY)
+		fprintf(stderr, "phivault %s: wrong passphrase or key file for "
+			"%s\n", cmd, dir);
+	else if (r == -PHV_EAUTH)
+		fprintf(stderr, "phivault %s: %s/%s failed its integrity check "
+			"(MAC mismatch): the configuration was altered; "
+			"refusing to use it\n", cmd, dir, VOL_CONF_NAME);
+	else if (r == -PHV_ECONFIG)
+		fprintf(stderr, "phivault %s: %s/%s is missing or damaged: not "
+			"a phivault volume?\n", cmd, dir, VOL_CONF_NAME);
+	else if (r)
+		fprintf(stderr, "phivault %s: cannot open %s: %s\n", cmd, dir,
+			phv_strerror(r));
+	return r;
+}
+
+/* ---- init ------------------------------------------------------------- */
+
+static int parse_argon(const char *s, struct kdf_argon2_params *a)
+{
+	if (sscanf(s, "%" SCNu32 ":%" SCNu32 ":%" SCNu32, &a->t_cost,
+		   &a->m_cost, &a->lanes) != 3 || !a->t_cost ||
+	    a->m_cost < 8 * a->lanes || !a->lanes)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_size(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end == 'k' || *end == 'K')
+		v *= 1024, end++;
+	if (*end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		SECRET_LONGOPTS,
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "argon2", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct vol_create_opts co = { 0 };
+	struct secret s = { 0 };
+	char prompt[PATH_MAX + 48];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (secret_opt(&so, c, optarg))
+			continue;
+		if (c == 'b' && !parse_size(optarg, &co.block_size) &&
+		    vol_block_size_valid(co.block_size))
+			continue;
+		if (c == 'a' && !parse_argon(optarg, &co.argon))
+			continue;
+		if (c == 'b')
+			fprintf(stderr, "phivault init: block size must be "
+				"4096, 8192, 16384, 32768, 65536 or 131072\n");
+		else if (c == 'a')
+			fprintf(stderr, "phivault init: --argon2 wants "
+				"T:M:P (passes, KiB, lanes)\n");
+		return cmd_usage("init", EXIT_USAGE);
+	}
+	if (optind != argc - 1)
+		return cmd_usage("init", EXIT_USAGE);
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ",
+		 argv[optind]);
+	r = secret_get(&so, prompt, 1, &s);
+	if (r)
+		return EXIT_FAIL;
+	r = vol_create(argv[optind], &co, s.type, s.data, s.len);
+	secret_release(&s);
+	if (r == -ENOTEMPTY)
+		fprintf(stderr, "phivault init: %s is not empty; refusing to "
+			"create a volume there\n", argv[optind]);
+	else if (r)
+		fprintf(stderr, "phivault init: cannot create a volume in %s: "
+			"%s\n", argv[optind], phv_strerror(r));
+	else
+		printf("created volume in %s (block size %u)\n", argv[optind],
+		       co.block_size ? co.block_size : VOL_DEFAULT_BLOCK);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- mount ------------------------------------------------------------ */
+
+int cmd_mount(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		SECRET_LONGOPTS,
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct vol_fuse *fu = NULL;
+	struct vol *vol = NULL;
+	const char *fopts = NULL;
+	int c, r, fg = 0, debug = 0;
+
+	while ((c = getopt_long(argc, argv, "fdo:", lo, NULL)) != -1) {
+		if (secret_opt(&so, c, optarg))
+			continue;
+		if (c == 'f')
+			fg = 1;
+		else if (c == 'd')
+			debug = fg = 1;
+		else if (c == 'o')
+			fopts = optarg;
+		else
+			return cmd_usage("mount", EXIT_USAGE);
+	}
+	if (optind != argc - 2)
+		return cmd_usage("mount", EXIT_USAGE);
+	if (debug)
+		log_set_level(LOG_DEBUG);
+
+	r = unlock("mount", &so, argv[optind], &vol);
+	if (r)
+		return exit_for(r);
+	r = vol_fuse_new(vol, argv[optind + 1], fopts, geteuid() == 0, debug,
+			 &fu);
+	if (r) {
+		fprintf(stderr, "phivault mount: cannot mount %s on %s\n",
+			argv[optind], argv[optind + 1]);
+		vol_close(vol);
+		return EXIT_FAIL;
+	}
+	if (!fg) {
+		if (fuse_daemonize(0)) {
+			vol_fuse_free(fu);
+			vol_close(vol);
+			return EXIT_FAIL;
+		}
+		log_use_syslog(1);
+		/* fork() dropped the secure heap's page locks: re-lock what
+		 * is resident (and whatever of it gets touched later) */
+		if (mlockall(MCL_CURRENT | MCL_ONFAULT))
+			log_warn("cannot lock key memory after detaching: %s",
+				 strerror(errno));
+		prctl(PR_SET_DUMPABLE, 0);
+	}
+	r = vol_fuse_run(fu);
+	vol_fuse_free(fu);
+	vol_close(vol);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- info ------------------------------------------------------------- */
+
+static void print_time(const char *label, int64_t t)
+{
+	char buf[64];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm))
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(buf, sizeof(buf), "%" PRId64, t);
+	printf("%s%s", label, buf);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	struct vol_info *vi;
+	char id[B64_ENCLEN(VOL_ID_LEN) + 1];
+	unsigned int i;
+	int r;
+
+	if (argc != 2)
+		return cmd_usage("info", EXIT_USAGE);
+	vi = malloc(sizeof(*vi));
+	if (!vi)
+		return EXIT_FAIL;
+	r = vol_info_read(argv[1], vi);
+	if (r) {
+		fprintf(stderr, "phivault info: %s/%s is missing or damaged: "
+			"%s\n", argv[1], VOL_CONF_NAME, phv_strerror(r));
+		free(vi);
+		return EXIT_FAIL;
+	}
+	b64_encode(vi->id, VOL_ID_LEN, id);
+	printf("volume:      %s\nformat:      %u\nblock size:  %u\n", argv[1],
+	       vi->format, vi->block_size);
+	printf("volume id:   %s\n", id);
+	print_time("created:     ", vi->created);
+	printf("\nkey slots:   %u\n", vi->nslots);
+	for (i = 0; i < vi->nslots; i++) {
+		const struct keyslot *s = &vi->slots[i];
+
+		printf("  slot %u: %s", s->id, keyslot_type_name(s->type));
+		if (s->type == KEYSLOT_PASSPHRASE)
+			printf(" (argon2id t=%u m=%u KiB p=%u)",
+			       s->argon.t_cost, s->argon.m_cost,
+			       s->argon.lanes);
+		print_time(", created ", s->created);
+		printf("%s%s\n", s->label[0] ? ", label " : "", s->label);
+	}
+	printf("KEK versions: %u (current %u)\n", vi->nkeks, vi->current_kek);
+	for (i = 0; i < vi->nkeks; i++) {
+		printf("  kek %u", vi->kek_versions[i]);
+		print_time(", created ", vi->kek_created[i]);
+		printf("%s\n", vi->kek_versions[i] == vi->current_kek ?
+		       " (current)" : "");
+	}
+	printf("(the configuration MAC is checked only when unlocking)\n");
+	free(vi);
+	return EXIT_OK;
+}
+
+/* ---- fsck ------------------------------------------------------------- */
+
+struct fsck {
+	struct vol *vol;
+	unsigned long files, dirs, links, damaged;
+	char *buf;
+	size_t bufsize;
+};
+
+static void fsck_bad(struct fsck *k, const char *path, const char *backing,
+		     const char *what)
+{
+	k->damaged++;
+	printf("DAMAGED %s: %s (backing %s/%s)\n", path, what,
+	       vol_cipherdir(k->vol), backing);
+}
+
+static void fsck_file(struct fsck *k, const char *path, const char *bpath)
+{
+	struct vol_file *f = NULL;
+	uint64_t off = 0, bad;
+	char what[96];
+	ssize_t n;
+	int r;
+
+	k->files++;
+	r = vol_file_open(k->vol, path, O_RDONLY, 0, &f);
+	if (r) {
+		fsck_bad(k, path, bpath, r == -PHV_EAUTH ?
+			 "header fails authentication" : phv_strerror(r));
+		return;
+	}
+	for (;;) {
+		n = vol_file_pread(f, k->buf, k->bufsize, (off_t)off, &bad);
+		if (n == -PHV_EAUTH) {
+			snprintf(what, sizeof(what), "block %" PRIu64
+				 " fails authentication", bad);
+			fsck_bad(k, path, bpath, what);
+			/* skip the block and go on */
+			off = (bad + 1) * vol_block_size(k->vol);
+			continue;
+		}
+		if (n < 0) {
+			fsck_bad(k, path, bpath, phv_strerror((int)n));
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+	}
+	{
+		struct stat st;
+
+		if (!vol_file_stat(f, &st) && (uint64_t)st.st_size < off)
+			fsck_bad(k, path, bpath, "impossible backing size");
+	}
+	vol_file_close(f);
+}
+
+static void fsck_dir(struct fsck *k, const char *path, const char *bpath,
+		     int depth)
+{
+	struct vol_dirent *e = malloc(sizeof(*e));
+	struct vol_dir *d = NULL;
+	char *cpath = NULL, *cb = NULL;
+	int r;
+
+	k->dirs++;
+	if (!e)
+		return;
+	r = vol_dir_open(k->vol, path, &d);
+	if (r) {
+		fsck_bad(k, *path ? path : "/", bpath,
+			 r == -PHV_EAUTH ? "directory ID missing or damaged" :
+			 phv_strerror(r));
+		goto out;
+	}
+	cpath = malloc(PATH_MAX * 2);
+	cb = malloc(PATH_MAX * 2);
+	if (!cpath || !cb)
+		goto out;
+	while ((r = vol_dir_next(d, e)) > 0) {
+		snprintf(cb, PATH_MAX * 2, "%s%s%s", bpath, *bpath ? "/" : "",
+			 e->backing);
+		if (e->damaged) {
+			snprintf(cpath, PATH_MAX * 2, "%s/?", path);
+			fsck_bad(k, cpath, cb, "name fails authentication");
+			continue;
+		}
+		snprintf(cpath, PATH_MAX * 2, "%s/%s", path, e->name);
+		if (S_ISDIR(e->st.st_mode) && depth < 256) {
+			fsck_dir(k, cpath, cb, depth + 1);
+		} else if (S_ISREG(e->st.st_mode)) {
+			fsck_file(k, cpath, cb);
+		} else if (S_ISLNK(e->st.st_mode)) {
+			k->links++;
+			r = vol_readlink(k->vol, cpath, k->buf, k->bufsize);
+			if (r < 0)
+				fsck_bad(k, cpath, cb, "symlink target fails "
+					 "authentication");
+		}
+	}
+	if (r < 0)
+		fsck_bad(k, path, bpath, phv_strerror(r));
+out:
+	vol_dir_close(d);
+	free(cpath);
+	free(cb);
+	free(e);
+}
+
+int cmd_fsck(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		SECRET_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct fsck k = { 0 };
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		if (!secret_opt(&so, c, optarg))
+			return cmd_usage("fsck", EXIT_USAGE);
+	if (optind != argc - 1)
+		return cmd_usage("fsck", EXIT_USAGE);
+	r = unlock("fsck", &so, argv[optind], &k.vol);
+	if (r)
+		return exit_for(r);
+	k.bufsize = 1U << 20;
+	k.buf = malloc(k.bufsize);
+	if (!k.buf) {
+		vol_close(k.vol);
+		return EXIT_FAIL;
+	}
+	fsck_dir(&k, "", "", 0);
+	printf("%lu directories, %lu files, %lu symlinks checked; %lu "
+	       "damaged\n", k.dirs, k.files, k.links, k.damaged);
+	free(k.buf);
+	vol_close(k.vol);
+	return k.damaged ? EXIT_DAMAGED : EXIT_OK;
+}
