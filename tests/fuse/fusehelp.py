@@ -19,7 +19,8 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PHIVAULT = os.path.join(ROOT, "phivault")
+# PHIVAULT_BIN tests another build (an installed one, a sanitizer build)
+PHIVAULT = os.environ.get("PHIVAULT_BIN") or os.path.join(ROOT, "phivault")
 HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
 ARGON2 = "1:8192:1"
 PASSPHRASE = "tests-only passphrase: 7 lemon kites"
@@ -181,11 +182,14 @@ class Volume:
         self.mount()
 
     def kill_daemon(self):
-        for pid in daemon_pids(self.cipher):
+        """SIGKILL every daemon serving this volume; returns how many."""
+        pids = daemon_pids(self.cipher)
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        return len(pids)
 
     def backing_files(self):
         """Relative paths of every entry under the cipher directory."""

@@ -379,7 +379,7 @@ def test_kill_9_keeps_fsynced_files(vol, tmp_path):
     w = subprocess.Popen([sys.executable, "-c", WRITER, vol.mnt, record],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
-    vol.kill_daemon()
+    assert vol.kill_daemon() > 0, "no phivault daemon found for the volume"
     w.kill()
     w.wait()
     vol.umount()
