@@ -154,6 +154,16 @@ int policy_role_find(const struct policy *pol, const char *name);
 uint64_t policy_caller_roles(const struct policy *pol,
 			     const struct policy_caller *caller);
 
+/*
+ * Fill *c for user (a name or a numeric uid) from the user database:
+ * uid, primary gid and up to maxgroups supplementary groups stored in
+ * groups (which c->groups then points at); pid is 0.  For explain and the
+ * CLI; the mount takes identities from the kernel instead.  Returns 0 or
+ * -ENOENT.
+ */
+int policy_caller_lookup(const char *user, struct policy_caller *c,
+			 gid_t *groups, int maxgroups);
+
 /* 1 when caller may use break-glass under this policy. */
 int policy_bg_eligible(const struct policy *pol,
 		       const struct policy_caller *caller);

@@ -837,3 +837,32 @@ int policy_role_find(const struct policy *pol, const char *name)
 			return i;
 	return -1;
 }
+
+int policy_caller_lookup(const char *user, struct policy_caller *c,
+			 gid_t *groups, int maxgroups)
+{
+	char buf[16384], *end;
+	struct passwd pw, *pwp = NULL;
+	unsigned long v;
+	int n = maxgroups;
+
+	memset(c, 0, sizeof(*c));
+	errno = 0;
+	v = strtoul(user, &end, 10);
+	if (!*end && end != user && !errno) {
+		if (getpwuid_r(v, &pw, buf, sizeof(buf), &pwp) || !pwp) {
+			c->uid = v;
+			c->gid = (gid_t)-1;
+			return 0;
+		}
+	} else if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) || !pwp) {
+		return -ENOENT;
+	}
+	c->uid = pwp->pw_uid;
+	c->gid = pwp->pw_gid;
+	if (getgrouplist(pwp->pw_name, pwp->pw_gid, groups, &n) < 0)
+		n = maxgroups;
+	c->groups = groups;
+	c->ngroups = n;
+	return 0;
+}
