@@ -225,7 +225,7 @@ void alerts_raise(struct alerts *a, uint32_t uid, const char *user,
 	}
 	if (a->log)
 		audit_emit(a->log, AUDIT_ALERT, j);
-	log_ratelimited(LOG_ALERT, "alert: %s by uid %u", kind, uid);
+	log_ratelimited(LOG_ALERT, "%s by uid %u", kind, uid);
 
 	pthread_mutex_lock(&a->lock);
 	s = slot_for(a, uid, now);
