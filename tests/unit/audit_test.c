@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+/*
+ * audit_test.c - the audit chain: every kind of tampering is detected,
+ * rotation keeps the chain, and the bulk-open alert runs its hook.
+ *
+ * Each test writes a fresh log in a temporary directory, damages a copy
+ * of it with plain file operations and runs audit_verify() on the copy.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "policy/alert.h"
+#include "policy/audit.h"
+
+static char dir[] = "/tmp/phv-audit-test-XXXXXX";
+static const uint8_t key[32] = { 42, 1, 2, 3 };
+static char logp[256], statep[256];
+static int nlog;
+
+#define MAXL 200
+static char *lines[MAXL];
+static int nlines;
+
+static void write_log(int records, unsigned int cp_every)
+{
+	struct audit_opts o = { 0 };
+	struct audit_log *l = NULL;
+	struct jbuf j;
+	int i;
+
+	snprintf(logp, sizeof(logp), "%s/log%d.jsonl", dir, ++nlog);
+	snprintf(statep, sizeof(statep), "%s/state%d", dir, nlog);
+	o.path = logp;
+	o.volume = "v";
+	o.state_path = statep;
+	o.checkpoint_records = cp_every;
+	assert_int_equal(audit_open(&o, key, &l), 0);
+	for (i = 0; i < records; i++) {
+		jbuf_init(&j);
+		jbuf_str(&j, "type", "open");
+		jbuf_int(&j, "uid", 1000 + i);
+		jbuf_str(&j, "path", "/patients/7/chart \"x\"\n");
+		assert_int_equal(audit_emit(l, AUDIT_INFO, &j), 0);
+	}
+	jbuf_init(&j);
+	jbuf_str(&j, "type", "unmount");
+	assert_int_equal(audit_emit(l, AUDIT_NOTICE, &j), 0);
+	audit_close(l);
+}
+
+static void load_lines(const char *path)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	nlines = 0;
+	while (fgets(buf, sizeof(buf), f) && nlines < MAXL)
+		lines[nlines++] = strdup(buf);
+	fclose(f);
+}
+
+static void save_lines(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int i;
+
+	assert_non_null(f);
+	for (i = 0; i < nlines; i++)
+		fputs(lines[i], f);
+	fclose(f);
+}
+
+static void free_lines(void)
+{
+	while (nlines)
+		free(lines[--nlines]);
+}
+
+static int verify1(const char *path, int use_key, int use_state,
+		   struct audit_verify_result *res)
+{
+	struct audit_verify_opts o = { 0 };
+	char *files[1] = { (char *)path };
+
+	o.key = use_key ? key : NULL;
+	o.state_path = use_state ? statep : NULL;
+	return audit_verify(files, 1, &o, res);
+}
+
+static void test_intact(void **state)
+{
+	struct audit_verify_result res;
+
+	write_log(20, 8);
+	assert_int_equal(verify1(logp, 1, 1, &res), 0);
+	assert_false(res.damaged);
+	assert_true(res.checkpoints >= 2);
+	assert_true(res.clean_end);
+	assert_int_equal(verify1(logp, 0, 0, &res), 0);
+}
+
+/* damage line k (1-based) with fn, verify, expect failure at line want */
+static void damage(void (*fn)(int k), int k, int use_key, long want)
+{
+	struct audit_verify_result res;
+
+	write_log(20, 8);
+	load_lines(logp);
+	fn(k);
+	save_lines(logp);
+	free_lines();
+	assert_int_equal(verify1(logp, use_key, use_key, &res), -PHV_EAUTH);
+	assert_true(res.damaged);
+	if (want)
+		assert_int_equal(res.line, want);
+}
+
+static void edit_uid(int k)
+{
+	char *p = strstr(lines[k - 1], "\"uid\":10");
+
+	assert_non_null(p);
+	p[8] = p[8] == '9' ? '8' : '9';
+}
+
+static void insert_copy(int k)
+{
+	memmove(&lines[k], &lines[k - 1], (nlines - k + 1) * sizeof(char *));
+	lines[k - 1] = strdup(lines[k]);
+	nlines++;
+}
+
+static void delete_line(int k)
+{
+	free(lines[k - 1]);
+	memmove(&lines[k - 1], &lines[k], (nlines - k) * sizeof(char *));
+	nlines--;
+}
+
+static void swap_lines(int k)
+{
+	char *t = lines[k - 1];
+
+	lines[k - 1] = lines[k];
+	lines[k] = t;
+}
+
+static void cut_tail(int k)
+{
+	while (nlines > k)
+		free(lines[--nlines]);
+}
+
+static void break_sig(int k)
+{
+	int i;
+	char *p;
+
+	for (i = 0; i < nlines; i++) {
+		p = strstr(lines[i], "\"sig\":\"");
+		if (p) {
+			p[10] = p[10] == 'A' ? 'B' : 'A';
+			return;
+		}
+	}
+	fail();
+}
+
+static void test_edit(void **state)
+{
+	damage(edit_uid, 5, 1, 5);
+}
+
+static void test_edit_public(void **state)
+{
+	/* without the key the next checkpoint's chain catches it */
+	damage(edit_uid, 3, 0, 0);
+}
+
+static void test_insert(void **state)
+{
+	damage(insert_copy, 6, 1, 7);	/* line 6 is the genuine one */
+}
+
+static void test_delete(void **state)
+{
+	damage(delete_line, 6, 1, 6);
+}
+
+static void test_reorder(void **state)
+{
+	damage(swap_lines, 4, 1, 4);
+}
+
+static void test_truncate_tail(void **state)
+{
+	/* the state file is written at the last checkpoint and at close */
+	damage(cut_tail, 12, 1, 0);
+}
+
+static void test_signature(void **state)
+{
+	damage(break_sig, 0, 0, 0);
+}
+
+static void test_torn_line(void **state)
+{
+	struct audit_verify_result res;
+	FILE *f;
+
+	write_log(3, 100);
+	f = fopen(logp, "a");
+	fputs("{\"seq\":99,\"ts\":", f);
+	fclose(f);
+	assert_int_equal(verify1(logp, 1, 0, &res), -PHV_EAUTH);
+	assert_non_null(strstr(res.why, "cut off"));
+}
+
+static void test_rotation(void **state)
+{
+	struct audit_opts o = { 0 };
+	struct audit_verify_opts vo = { .key = key };
+	struct audit_verify_result res;
+	struct audit_log *l = NULL;
+	char **files = NULL;
+	struct jbuf j;
+	int i, n;
+
+	snprintf(logp, sizeof(logp), "%s/rot.jsonl", dir);
+	o.path = logp;
+	o.rotate_bytes = 2000;
+	assert_int_equal(audit_open(&o, key, &l), 0);
+	for (i = 0; i < 60; i++) {
+		jbuf_init(&j);
+		jbuf_str(&j, "type", "close");
+		jbuf_int(&j, "bytes_read", i);
+		assert_int_equal(audit_emit(l, AUDIT_INFO, &j), 0);
+	}
+	audit_close(l);
+	/* reopening continues the same chain */
+	assert_int_equal(audit_open(&o, key, &l), 0);
+	jbuf_init(&j);
+	jbuf_str(&j, "type", "mount");
+	assert_int_equal(audit_emit(l, AUDIT_NOTICE, &j), 0);
+	audit_close(l);
+	assert_int_equal(audit_segments(logp, &files, &n), 0);
+	assert_true(n >= 3);
+	assert_int_equal(audit_verify(files, n, &vo, &res), 0);
+	assert_int_equal(res.records, res.records);
+	/* a missing middle segment breaks the chain */
+	assert_int_equal(audit_verify(files + 1, n - 1, &vo, &res),
+			 -PHV_EAUTH);
+	vo.allow_partial = 1;
+	assert_int_equal(audit_verify(files + 1, n - 1, &vo, &res), 0);
+	files[1] = files[0];
+	assert_int_equal(audit_verify(files + 1, n - 1, &vo, &res),
+			 -PHV_EAUTH);
+	files[1] = NULL;
+	audit_segments_free(files, n);
+}
+
+static void test_alert_hook(void **state)
+{
+	struct policy_alerts lim = { .opens_per_min = 500,
+				     .hook_interval = 300 };
+	struct audit_opts o = { 0 };
+	struct audit_log *l = NULL;
+	struct alerts *a = NULL;
+	char hook[512], out[300], buf[4096];
+	struct stat st;
+	FILE *f;
+	int i;
+
+	snprintf(logp, sizeof(logp), "%s/alert.jsonl", dir);
+	snprintf(out, sizeof(out), "%s/hook-out.json", dir);
+	snprintf(hook, sizeof(hook), "cat > '%s'", out);
+	o.path = logp;
+	assert_int_equal(audit_open(&o, key, &l), 0);
+	assert_int_equal(alerts_start(hook, l, &a), 0);
+	alerts_set_limits(a, &lim);
+	for (i = 0; i < 499; i++)
+		alerts_note(a, 1234, "bob", ALERT_OPEN, 1, 1000 + i / 10);
+	assert_int_equal(stat(out, &st), -1);
+	for (i = 0; i < 600; i++)	/* one alert only, then quiet */
+		alerts_note(a, 1234, "bob", ALERT_OPEN, 1, 1050);
+	alerts_stop(a);		/* waits for the queued hook */
+	audit_close(l);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_non_null(strstr(buf, "\"alert\":\"bulk-opens\""));
+	assert_non_null(strstr(buf, "\"uid\":1234"));
+	f = fopen(logp, "r");
+	i = 0;
+	while (fgets(buf, sizeof(buf), f))
+		i += strstr(buf, "bulk-opens") != NULL;
+	fclose(f);
+	assert_int_equal(i, 1);
+}
+
+static int setup(void **state)
+{
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intact),
+		cmocka_unit_test(test_edit),
+		cmocka_unit_test(test_edit_public),
+		cmocka_unit_test(test_insert),
+		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_reorder),
+		cmocka_unit_test(test_truncate_tail),
+		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_torn_line),
+		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_alert_hook),
+	};
+
+	return cmocka_run_group_tests_name("audit", tests, setup, teardown);
+}
