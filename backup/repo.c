@@ -875,11 +875,33 @@ const struct repo_blob *repo_index_find(const struct repo_index *ix,
 	return NULL;
 }
 
+int repo_index_add_blob(struct repo_index *ix, uint32_t pack,
+			const struct repo_blob *blob)
+{
+	size_t j;
+	int ret;
+
+	if (repo_index_find(ix, blob->id))
+		return 0;
+	if ((ix->used + 1) * 2 > ix->ntab) {
+		ret = ix_rehash(ix);
+		if (ret)
+			return ret;
+	}
+	j = id_hash(blob->id) & (ix->ntab - 1);
+	while (ix->tab[j].pack)
+		j = (j + 1) & (ix->ntab - 1);
+	ix->tab[j] = *blob;
+	ix->tab[j].pack = pack + 1;
+	ix->used++;
+	return 0;
+}
+
 int repo_index_add(struct repo_index *ix, const struct mf_pack *p,
 		   const struct repo_blob *blobs, size_t n)
 {
 	struct mf_pack *np;
-	size_t i, j;
+	size_t i;
 	int ret;
 
 	if (ix->npacks == ix->packs_cap) {
@@ -898,19 +920,10 @@ int repo_index_add(struct repo_index *ix, const struct mf_pack *p,
 		return -ENOMEM;
 	ix->npacks++;
 	for (i = 0; i < n; i++) {
-		if (repo_index_find(ix, blobs[i].id))
-			continue;
-		if ((ix->used + 1) * 2 > ix->ntab) {
-			ret = ix_rehash(ix);
-			if (ret)
-				return ret;
-		}
-		j = id_hash(blobs[i].id) & (ix->ntab - 1);
-		while (ix->tab[j].pack)
-			j = (j + 1) & (ix->ntab - 1);
-		ix->tab[j] = blobs[i];
-		ix->tab[j].pack = (uint32_t)ix->npacks;	/* index + 1 */
-		ix->used++;
+		ret = repo_index_add_blob(ix, (uint32_t)(ix->npacks - 1),
+					  &blobs[i]);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -1341,6 +1354,11 @@ static int snap_cmp(const void *a, const void *b)
 
 	if (x->m.time != y->m.time)
 		return x->m.time < y->m.time ? -1 : 1;
+	/* same second: a child sorts after its parent */
+	if (y->m.has_parent && !memcmp(y->m.parent, x->id, MF_ID_LEN))
+		return -1;
+	if (x->m.has_parent && !memcmp(x->m.parent, y->id, MF_ID_LEN))
+		return 1;
 	return memcmp(x->id, y->id, MF_ID_LEN);
 }
 

@@ -199,6 +199,10 @@ void repo_pack_header(const struct mf_pack *p, uint8_t *out);
 /* The 12 bytes that end a pack: trailer length (LE32) and end magic. */
 void repo_pack_end(uint32_t trailer_len, uint8_t out[12]);
 
+/* Add one blob of ix pack number pack (0-based); a known id is kept. */
+int repo_index_add_blob(struct repo_index *ix, uint32_t pack,
+			const struct repo_blob *blob);
+
 /* Hex of an id (2 * MF_ID_LEN + 1 bytes). */
 void repo_hex(const uint8_t id[MF_ID_LEN], char *out);
 int repo_unhex(const char *s, uint8_t id[MF_ID_LEN]);
