@@ -43,4 +43,13 @@ int cmd_info(int argc, char **argv);
 /* tools/cmd_key.c: key slots, token keys, recovery keys */
 int cmd_key(int argc, char **argv);
 
+/* tools/cmd_backup.c: encrypted backups to S3 under Object Lock */
+int cmd_repo(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_snapshots(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
 #endif /* TOOLS_CMD_H */

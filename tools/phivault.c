@@ -50,6 +50,37 @@ static const struct cmd cmds[] = {
 	  "Token slots: --pkcs11-module, --token-label, --key-label, PIN from\n"
 	  "--pin-file, --pin-command or the terminal.  Key service slots:\n"
 	  "--key-command CMD (run as CMD wrap|unwrap, base64 on stdin/stdout)." },
+	{ "repo", cmd_repo,
+	  "repo init [--lock-mode governance|compliance] [--retention 90d]",
+	  "Create a backup repository: --repo s3://bucket/prefix (bucket made\n"
+	  "with Object Lock) or a local directory (no immutability).  The\n"
+	  "repository and its passphrase come from --repo URL and\n"
+	  "--repo-passphrase-file F, or PHIVAULT_REPOSITORY and\n"
+	  "PHIVAULT_REPO_PASSPHRASE_FILE; --endpoint or AWS_ENDPOINT_URL." },
+	{ "backup", cmd_backup,
+	  "backup [--json] SOURCE",
+	  "Store an encrypted, deduplicated snapshot of SOURCE (a volume's\n"
+	  "CIPHERDIR, read directly with --passphrase-file F or\n"
+	  "PHIVAULT_PASSPHRASE_FILE, or a plain directory).  Exit 3 when some\n"
+	  "files could not be read (they are listed)." },
+	{ "snapshots", cmd_snapshots, "snapshots [--json]",
+	  "List the snapshots in the repository." },
+	{ "forget", cmd_forget,
+	  "forget [--keep-last N] [--keep-daily N] [--keep-weekly N] "
+	  "[--keep-monthly N] [--dry-run]",
+	  "Delete snapshots outside the policy whose Object Lock expired;\n"
+	  "report those still locked.  Exit 3 when some are still locked." },
+	{ "prune", cmd_prune, "prune",
+	  "Delete packs no snapshot needs once their retention expired." },
+	{ "check", cmd_check, "check [--read-data]",
+	  "Check every snapshot's packs exist; --read-data decrypts and\n"
+	  "verifies every chunk.  Exit 4 when damage is found." },
+	{ "restore", cmd_restore,
+	  "restore SNAPSHOT [PATH...] --target DIR "
+	  "[--overwrite never|if-changed|always] [--json]",
+	  "Restore a snapshot (ID, unique ID prefix, 'latest', or a time\n"
+	  "\"2026-11-30 08:00\" meaning the newest one before it), or only\n"
+	  "PATHs of it, into DIR; every file is verified." },
 	{ "help", cmd_help, "help [CMD]", "Show the commands, or one in full." },
 	{ "version", cmd_version, "version", "Print the version." },
 };
