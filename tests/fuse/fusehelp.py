@@ -71,13 +71,25 @@ def wait_mounted(path, proc=None, timeout=MOUNT_WAIT):
     return os.path.ismount(path)
 
 
+def in_mount_table(path):
+    """True while path is mounted, even when its daemon has died (then
+    os.path.ismount fails with ENOTCONN and says False)."""
+    real = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 1 and fields[1].replace("\\040", " ") == real:
+                return True
+    return False
+
+
 def unmount(path):
     """fusermount3 -u, retrying while busy, then lazily as a last resort."""
-    if not os.path.ismount(path):
+    if not in_mount_table(path):
         return True
     for _ in range(50):
         r = run(["fusermount3", "-u", path])
-        if r.returncode == 0 or not os.path.ismount(path):
+        if r.returncode == 0 or not in_mount_table(path):
             return True
         time.sleep(0.1)
     run(["fusermount3", "-u", "-z", path])
@@ -95,7 +107,8 @@ def daemon_pids(cipher):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if (argv and os.path.basename(argv[0]) == b"phivault"
+        if (argv and os.path.basename(argv[0]) in (
+                b"phivault", os.fsencode(os.path.basename(PHIVAULT)))
                 and b"mount" in argv and cipher.encode() in argv):
             pids.append(int(d))
     return pids
@@ -212,10 +225,10 @@ class Volume:
         return out
 
     def cleanup(self):
-        if os.path.ismount(self.mnt):
+        if in_mount_table(self.mnt):
             self.umount()
         self.kill_daemon()
-        if os.path.ismount(self.mnt):
+        if in_mount_table(self.mnt):
             run(["fusermount3", "-u", "-z", self.mnt])
 
 
