@@ -52,4 +52,12 @@ int cmd_prune(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 
+/* tools/cmd_policy.c: access policy, grants, break-glass, audit log */
+int cmd_policy(int argc, char **argv);
+int cmd_grant(int argc, char **argv);
+int cmd_grants(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_break_glass(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
 #endif /* TOOLS_CMD_H */

@@ -81,6 +81,32 @@ static const struct cmd cmds[] = {
 	  "Restore a snapshot (ID, unique ID prefix, 'latest', or a time\n"
 	  "\"2026-11-30 08:00\" meaning the newest one before it), or only\n"
 	  "PATHs of it, into DIR; every file is verified." },
+	{ "policy", cmd_policy,
+	  "policy check FILE | policy set [--passphrase-file F | ...] "
+	  "CIPHERDIR FILE | policy explain [-p FILE | -S SOCK] USER PATH OPS",
+	  "check lints a draft policy (errors and warnings with line numbers;\n"
+	  "exit 3 when there are warnings).  set unlocks CIPHERDIR, seals the\n"
+	  "policy into it and asks the running mount to reload.  explain says\n"
+	  "which rule decides, against a draft (-p) or the live mount.\n"
+	  "Format: docs/POLICY.md." },
+	{ "grant", cmd_grant,
+	  "grant [-S SOCK] USER ROLE PATH --for DUR --ticket T --reason R",
+	  "Give USER the ROLE below PATH for DUR (at most the role's\n"
+	  "max-grant) in the running mount.  Needs admin on PATH." },
+	{ "grants", cmd_grants, "grants [-S SOCK]",
+	  "List the live grants you hold or may manage." },
+	{ "revoke", cmd_revoke, "revoke [-S SOCK] ID", "End a grant now." },
+	{ "break-glass", cmd_break_glass,
+	  "break-glass [-S SOCK] --reason R",
+	  "Take the policy's emergency role for its fixed time, if the policy\n"
+	  "names you as eligible.  Logged at alert level; runs the alert hook." },
+	{ "audit", cmd_audit,
+	  "audit verify [--volume CIPHERDIR | --pubkey K] [--state F] "
+	  "[--partial] LOG | audit report [--user U] [--path GLOB] "
+	  "[--since T] [--until T] [--op OP] [--json] [--break-glass] LOG",
+	  "verify checks the chain, MACs (with --volume) and checkpoint\n"
+	  "signatures of LOG and its rotated segments; exit 4 names the first\n"
+	  "bad record.  report filters records.  Schema: docs/AUDIT.md." },
 	{ "help", cmd_help, "help [CMD]", "Show the commands, or one in full." },
 	{ "version", cmd_version, "version", "Print the version." },
 };
