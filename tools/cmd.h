@@ -52,6 +52,9 @@ int cmd_prune(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 
+/* tools/cmd_drill.c: restore drills and their signed reports */
+int cmd_drill(int argc, char **argv);
+
 /* tools/cmd_policy.c: access policy, grants, break-glass, audit log */
 int cmd_policy(int argc, char **argv);
 int cmd_grant(int argc, char **argv);

@@ -81,6 +81,18 @@ static const struct cmd cmds[] = {
 	  "Restore a snapshot (ID, unique ID prefix, 'latest', or a time\n"
 	  "\"2026-11-30 08:00\" meaning the newest one before it), or only\n"
 	  "PATHs of it, into DIR; every file is verified." },
+	{ "drill", cmd_drill,
+	  "drill [run|verify REPORT...|history] [--snapshot ID | --random] "
+	  "[--sample 10%] [--rpo-target 26h] [--rto-target 4h] "
+	  "[--report-dir DIR] [--alert-hook CMD] [--json]",
+	  "Restore a snapshot (or a random --sample of its files) into a\n"
+	  "scratch directory, verify every byte, check the Object Lock of\n"
+	  "every object it needs (and that a locked version cannot be\n"
+	  "deleted), measure RPO and RTO against the targets, and write a\n"
+	  "signed JSON, text and HTML report (docs/DRILLS.md).  Exit 1 when\n"
+	  "any check fails, after running --alert-hook.  'verify' checks a\n"
+	  "report's signature (exit 4 when it was edited); 'history' lists\n"
+	  "the drills kept in the repository." },
 	{ "policy", cmd_policy,
 	  "policy check FILE | policy set [--passphrase-file F | ...] "
 	  "CIPHERDIR FILE | policy explain [-p FILE | -S SOCK] USER PATH OPS",
