@@ -564,7 +564,7 @@ static int read_file(struct bk *b, struct mf_node *n)
 	const struct source_ops *ops = b->o->src->ops;
 	struct source_file *f = NULL;
 	struct stat before, after;
-	uint64_t off = 0, data, hole, covered;
+	uint64_t off = 0, data, hole, covered = 0;
 	XXH3_state_t *h = XXH3_createState();
 	XXH128_canonical_t fp;
 	int r;

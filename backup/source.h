@@ -62,12 +62,20 @@ struct source {
 int source_dir_open(const char *path, struct source **sp);
 
 /*
- * Pick the source for path: a phivault volume (CIPHERDIR with a
- * .phivault.conf), unlocked with secret, or else a plain directory.
- * A volume gives -ENOTSUP while the build has no volume library.
+ * A phivault volume's plaintext, read through fs/vol.h from its backing
+ * directory (mounted or not), unlocked with secret of secret_type (enum
+ * keyslot_type: KEYSLOT_PASSPHRASE or KEYSLOT_KEYFILE).  Returns 0 or
+ * vol_open()'s codes (-PHV_EBADKEY for a wrong secret).
  */
-int source_open(const char *path, const void *secret, size_t secretlen,
-		struct source **sp);
+int source_vol_open(const char *cipherdir, int secret_type,
+		    const void *secret, size_t secretlen, struct source **sp);
+
+/*
+ * Pick the source for path: a phivault volume (CIPHERDIR with a
+ * .phivault.conf), unlocked with the secret, or else a plain directory.
+ */
+int source_open(const char *path, int secret_type, const void *secret,
+		size_t secretlen, struct source **sp);
 
 /* 1 when path looks like a phivault volume (CIPHERDIR/.phivault.conf). */
 int source_is_volume(const char *path);

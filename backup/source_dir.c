@@ -5,8 +5,8 @@
  * Paths are joined to the root path; nothing follows symlinks
  * (lstat, O_NOFOLLOW, l*xattr).  Holes are found with SEEK_DATA and
  * SEEK_HOLE, so sparse files are read only where they have data.
- * source_open() also lives here: it recognises a volume and, until the
- * volume library (fs/vol.h) is built in, refuses it with -ENOTSUP.
+ * source_open() also lives here: it recognises a volume and hands it to
+ * source_vol.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -269,13 +269,13 @@ int source_is_volume(const char *path)
 	return r;
 }
 
-int source_open(const char *path, const void *secret, size_t secretlen,
-		struct source **sp)
+int source_open(const char *path, int secret_type, const void *secret,
+		size_t secretlen, struct source **sp)
 {
 	*sp = NULL;
-	/* XXX: volumes need fs/vol.h, which is not published yet */
 	if (source_is_volume(path))
-		return -ENOTSUP;
+		return source_vol_open(path, secret_type, secret, secretlen,
+				       sp);
 	return source_dir_open(path, sp);
 }
 

@@ -385,7 +385,7 @@ int cmd_backup(int argc, char **argv)
 		if (ret)
 			goto out;
 	}
-	ret = source_open(abs, vs.data, vs.len, &src);
+	ret = source_open(abs, vs.type, vs.data, vs.len, &src);
 	secret_release(&vs);
 	if (ret) {
 		fail("cannot read %s: %s", abs, phv_strerror(ret));
