@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "crypto/secmem.h"
 #include "cmd.h"
+#include "volopt.h"
 
 #define PHIVAULT_VERSION "0.1.0"
 
@@ -163,13 +164,15 @@ int cmd_help(int argc, char **argv)
 		}
 		return cmd_usage(argv[1], EXIT_OK);
 	}
-	printf("usage: phivault COMMAND [ARGS]\n\n"
+	printf("usage: phivault [--volume NAME] COMMAND [ARGS]\n\n"
 	       "phivault keeps protected health information in an encrypted\n"
 	       "volume, controls and audits access to it, and backs it up to\n"
 	       "S3 under Object Lock.\n\nCommands:\n");
 	for (i = 0; i < NCMDS; i++)
 		printf("  %s\n", cmds[i].usage);
-	printf("\n'phivault help CMD' or 'phivault CMD --help' explains one.\n"
+	printf("\n--volume NAME (-V NAME) takes settings and arguments from\n"
+	       "/etc/phivault/NAME.conf (docs/CONFIG.md).\n"
+	       "'phivault help CMD' or 'phivault CMD --help' explains one.\n"
 	       "%s", exit_text);
 	return EXIT_OK;
 }
@@ -189,6 +192,11 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	secmem_init();
 	log_set_ident("phivault");
+
+	/* --volume NAME: settings from /etc/phivault/NAME.conf (volopt.h) */
+	i = volopt_apply(&argc, &argv);
+	if (i)
+		return i;
 
 	if (argc < 2)
 		return cmd_help(1, argv);
