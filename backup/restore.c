@@ -8,6 +8,16 @@
  * their own result slot; then hard links, and finally metadata of the
  * directories deepest first, so writing into a directory does not undo
  * its restored times.
+ *
+ * With o->into set the target is a phivault volume, written through its
+ * library (fs/vol.h): names, contents and metadata are encrypted under
+ * that volume's keys as they are written, and nothing plaintext touches
+ * the backing disk.  The volume library has no rename, so a new file is
+ * written at its final name and removed again if it fails; a file that
+ * replaces an existing one is first written and checked under a
+ * temporary name, and only then copied over the old one (locally).
+ * FIFOs and device nodes cannot live in a volume and are skipped with a
+ * warning.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +39,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/secmem.h"
+#include "fs/vol.h"
 #include "progress.h"
 #include "restore.h"
 
@@ -37,6 +48,7 @@ struct rs {
 	const struct manifest *m;
 	const struct restore_opts *o;
 	struct restore_result *res;
+	struct vol *vol;		/* o->into */
 	char *troot;			/* realpath of the target */
 	uint8_t *dks;			/* unwrapped pack keys, secmem */
 	int *dkerr;			/* per pack: unwrap failure */
@@ -60,6 +72,8 @@ static char *tpath(struct rs *s, const char *path)
 {
 	char *p;
 
+	if (s->vol)
+		return strdup(path);
 	if (asprintf(&p, "%s%s%s", s->o->target, *path ? "/" : "",
 		     path) < 0)
 		return NULL;
@@ -70,9 +84,15 @@ static char *tpath(struct rs *s, const char *path)
 static int parent_ok(struct rs *s, const char *p)
 {
 	char *dir = strdup(p), *slash, real[PATH_MAX];
-	size_t n = strlen(s->troot);
+	size_t n;
 	int ok = 0;
 
+	if (s->vol) {
+		/* volume paths never follow symlinks (vol.h) */
+		free(dir);
+		return 1;
+	}
+	n = strlen(s->troot);
 	if (!dir)
 		return 0;
 	slash = strrchr(dir, '/');
@@ -109,13 +129,53 @@ static gid_t owner_gid(const struct mf_node *n)
 	return n->gid;
 }
 
+static void node_stat(const struct mf_node *n, struct stat *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->st_mode = n->mode;
+	sb->st_uid = owner_uid(n);
+	sb->st_gid = owner_gid(n);
+	sb->st_atim.tv_sec = n->atime_ns / 1000000000LL;
+	sb->st_atim.tv_nsec = n->atime_ns % 1000000000LL;
+	sb->st_mtim.tv_sec = n->mtime_ns / 1000000000LL;
+	sb->st_mtim.tv_nsec = n->mtime_ns % 1000000000LL;
+}
+
+/* set_meta() for a path in the volume. */
+static int set_meta_vol(struct vol *vol, const struct mf_node *n,
+			const char *p)
+{
+	unsigned int what = VOL_META_TIMES | VOL_META_MODE;
+	struct stat sb;
+	int warn = 0, r;
+	size_t i;
+
+	node_stat(n, &sb);
+	for (i = 0; i < n->nxattrs; i++) {
+		r = vol_setxattr(vol, p, n->xattrs[i].name,
+				 n->xattrs[i].value, n->xattrs[i].len, 0);
+		if (r) {
+			log_warn("%s: cannot set xattr %s: %s", p,
+				 n->xattrs[i].name, phv_strerror(r));
+			warn++;
+		}
+	}
+	if (geteuid() == 0)
+		what |= VOL_META_OWNER;
+	if (vol_set_meta(vol, p, &sb, what))
+		warn++;
+	return warn;
+}
+
 /* Apply owner, mode, xattrs and times to p; returns warnings. */
-static int set_meta(const struct mf_node *n, const char *p)
+static int set_meta(struct rs *s, const struct mf_node *n, const char *p)
 {
 	struct timespec ts[2];
 	int warn = 0;
 	size_t i;
 
+	if (s->vol)
+		return set_meta_vol(s->vol, n, p);
 	if (lchown(p, owner_uid(n), owner_gid(n)) && geteuid() == 0)
 		warn++;
 	if (n->type != MF_SYMLINK && chmod(p, n->mode & 07777))
@@ -215,10 +275,27 @@ static void hash_zeros(XXH3_state_t *h, uint64_t len)
 	}
 }
 
-/* Write the file's extents to fd, hashing as we go. */
+/* Write len bytes at off to fd, or to vf when fd < 0. */
+static int out_write(int fd, struct vol_file *vf, const void *p, size_t len,
+		     uint64_t off)
+{
+	ssize_t w;
+
+	if (fd < 0)
+		w = vol_file_pwrite(vf, p, len, (off_t)off);
+	else
+		w = pwrite(fd, p, len, (off_t)off);
+	if (w == (ssize_t)len)
+		return 0;
+	if (fd >= 0)
+		return errno ? -errno : -EIO;
+	return w < 0 ? (int)w : -EIO;
+}
+
+/* Write the file's extents to fd (or vf when fd < 0), hashing as we go. */
 static int write_extents(struct rs *s, struct store *st,
 			 const struct mf_node *n, int fd,
-			 struct restore_file *rf)
+			 struct vol_file *vf, struct restore_file *rf)
 {
 	XXH3_state_t *h = XXH3_createState();
 	XXH128_canonical_t fp;
@@ -254,8 +331,7 @@ static int write_extents(struct rs *s, struct store *st,
 			break;
 		}
 		XXH3_128bits_update(h, data, len);
-		if (pwrite(fd, data, len, (off_t)x->off) != (ssize_t)len)
-			r = -errno ? -errno : -EIO;
+		r = out_write(fd, vf, data, len, x->off);
 		free(data);
 		if (r)
 			break;
@@ -317,14 +393,14 @@ static int restore_file(struct rs *s, struct store *st,
 	}
 	r = ftruncate(fd, (off_t)n->size) ? -errno : 0;
 	if (!r)
-		r = write_extents(s, st, n, fd, rf);
+		r = write_extents(s, st, n, fd, NULL, rf);
 	if (!r && fsync(fd))
 		r = -errno;
 	close(fd);
 	fd = -1;
 	if (r)
 		goto out;
-	set_meta(n, tmp);
+	set_meta(s, n, tmp);
 	if (rename(tmp, p))
 		r = -errno;
 out:
@@ -334,6 +410,131 @@ out:
 		unlink(tmp);
 	free(tmp);
 	free(p);
+	return r;
+}
+
+/* same_content() for a file in the volume. */
+static int same_content_vol(struct vol *vol, const struct mf_node *n,
+			    const char *p)
+{
+	struct vol_file *f = NULL;
+	XXH3_state_t *h = NULL;
+	XXH128_canonical_t fp;
+	struct stat sb;
+	uint8_t *buf = NULL;
+	uint64_t off = 0;
+	ssize_t got = -EIO;
+	int same = 0;
+
+	if (vol_file_open(vol, p, O_RDONLY, 0, &f))
+		return 0;
+	h = XXH3_createState();
+	buf = malloc(1U << 20);
+	if (!h || !buf || vol_file_stat(f, &sb) ||
+	    (uint64_t)sb.st_size != n->size)
+		goto out;
+	XXH3_128bits_reset(h);
+	while ((got = vol_file_pread(f, buf, 1U << 20, (off_t)off,
+				     NULL)) > 0) {
+		XXH3_128bits_update(h, buf, (size_t)got);
+		off += (uint64_t)got;
+	}
+	XXH128_canonicalFromHash(&fp, XXH3_128bits_digest(h));
+	same = got == 0 && !memcmp(fp.digest, n->fp, MF_FP_LEN);
+out:
+	free(buf);
+	XXH3_freeState(h);
+	vol_file_close(f);
+	return same;
+}
+
+/* Copy the volume file from to a new file to (both in the volume). */
+static int vol_copy(struct vol *vol, const char *from, const char *to)
+{
+	struct vol_file *a = NULL, *b = NULL;
+	uint8_t *buf = malloc(1U << 20);
+	uint64_t off = 0;
+	ssize_t got;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = vol_file_open(vol, from, O_RDONLY, 0, &a);
+	if (!r)
+		r = vol_file_open(vol, to, O_RDWR | O_CREAT | O_EXCL, 0600,
+				  &b);
+	while (!r) {
+		got = vol_file_pread(a, buf, 1U << 20, (off_t)off, NULL);
+		if (got <= 0) {
+			r = (int)got;
+			break;
+		}
+		r = out_write(-1, b, buf, (size_t)got, off);
+		off += (uint64_t)got;
+	}
+	if (!r)
+		r = vol_file_fsync(b, 0);
+	vol_file_close(a);
+	vol_file_close(b);
+	free(buf);
+	return r;
+}
+
+/*
+ * restore_file() into the volume.  A new file is written at its name
+ * (removed again on failure); a replacement is written and checked
+ * under a temporary name first, then copied over the old file.
+ */
+static int restore_file_vol(struct rs *s, struct store *st,
+			    const struct mf_node *n, struct restore_file *rf)
+{
+	struct vol_file *f = NULL;
+	const char *slash;
+	char *tmp = NULL;
+	const char *dst;
+	struct stat sb;
+	int r, exists;
+
+	exists = !vol_stat(s->vol, rf->path, &sb);
+	if (exists) {
+		if (s->o->overwrite == RESTORE_NEVER ||
+		    (s->o->overwrite == RESTORE_IF_CHANGED &&
+		     same_content_vol(s->vol, n, rf->path))) {
+			rf->status = RESTORE_SKIPPED;
+			return 0;
+		}
+		if (S_ISDIR(sb.st_mode))
+			return -EISDIR;
+		slash = strrchr(rf->path, '/');
+		if (asprintf(&tmp, "%.*s%s.%s.phv-restore.%d.%lx",
+			     slash ? (int)(slash - rf->path) : 0, rf->path,
+			     slash ? "/" : "", slash ? slash + 1 : rf->path,
+			     (int)getpid(), (unsigned long)pthread_self()) < 0)
+			return -ENOMEM;
+	}
+	dst = tmp ? tmp : rf->path;
+	r = vol_file_open(s->vol, dst, O_RDWR | O_CREAT | O_EXCL, 0600, &f);
+	if (r)
+		goto out;
+	r = vol_file_truncate(f, (off_t)n->size);
+	if (!r)
+		r = write_extents(s, st, n, -1, f, rf);
+	if (!r)
+		r = vol_file_fsync(f, 0);
+	vol_file_close(f);
+	if (!r && tmp) {
+		r = vol_remove(s->vol, rf->path);
+		if (!r)
+			r = vol_copy(s->vol, tmp, rf->path);
+	}
+	if (!r)
+		set_meta_vol(s->vol, n, rf->path);
+	else if (!tmp)
+		vol_remove(s->vol, rf->path);
+out:
+	if (tmp)
+		vol_remove(s->vol, tmp);
+	free(tmp);
 	return r;
 }
 
@@ -357,7 +558,10 @@ static void *rs_worker(void *arg)
 		rf = &s->res->files[i];
 		n = &s->m->nodes[s->fidx[i]];
 		t0 = now_s();
-		r = st ? restore_file(s, st, n, rf) : r;
+		if (st && s->vol)
+			r = restore_file_vol(s, st, n, rf);
+		else if (st)
+			r = restore_file(s, st, n, rf);
 		rf->seconds = now_s() - t0;
 		if (r) {
 			rf->status = RESTORE_FAILED;
@@ -428,9 +632,33 @@ static int select_nodes(struct rs *s)
 	return 0;
 }
 
+static int make_special_vol(struct rs *s, const struct mf_node *n,
+			    const char *p)
+{
+	struct stat sb;
+	int r;
+
+	if (n->type != MF_SYMLINK) {
+		log_warn("%s: a volume cannot hold FIFOs or device nodes; "
+			 "skipped", p);
+		return -ENOTSUP;
+	}
+	if (!vol_stat(s->vol, p, &sb)) {
+		if (s->o->overwrite == RESTORE_NEVER)
+			return 1;
+		if (S_ISDIR(sb.st_mode) || vol_remove(s->vol, p))
+			return -EEXIST;
+	}
+	r = vol_symlink(s->vol, n->target ? n->target : "", p);
+	return r;
+}
+
 static int make_special(struct rs *s, const struct mf_node *n, const char *p)
 {
 	struct stat sb;
+
+	if (s->vol)
+		return make_special_vol(s, n, p);
 
 	if (!lstat(p, &sb)) {
 		if (s->o->overwrite == RESTORE_NEVER)
@@ -475,6 +703,15 @@ static int phase_tree(struct rs *s)
 		r = 0;
 		if (*n->path && !parent_ok(s, p)) {
 			r = -EXDEV;
+		} else if (n->type == MF_DIR && s->vol) {
+			r = *n->path ? vol_mkdir(s->vol, p, 0700) : -EEXIST;
+			if (r == -EEXIST)
+				r = 0;
+			if (!r && (vol_stat(s->vol, p, &sb) ||
+				   !S_ISDIR(sb.st_mode)))
+				r = -ENOTDIR;
+			if (!r)
+				s->res->dirs++;
 		} else if (n->type == MF_DIR) {
 			if (mkdir(p, 0700) && errno != EEXIST)
 				r = -errno;
@@ -485,7 +722,7 @@ static int phase_tree(struct rs *s)
 		} else if (s->sel[i] == 1) {
 			r = make_special(s, n, p);
 			if (!r) {
-				s->res->warnings += set_meta(n, p);
+				s->res->warnings += set_meta(s, n, p);
 				s->res->others++;
 			}
 			r = r > 0 ? 0 : r;
@@ -517,7 +754,18 @@ static void phase_links_and_dirs(struct rs *s)
 			continue;
 		p = tpath(s, n->path);
 		t = tpath(s, n->target);
-		if (p && t && parent_ok(s, p)) {
+		if (p && t && s->vol) {
+			int r;
+
+			if (s->o->overwrite != RESTORE_NEVER)
+				vol_remove(s->vol, p);
+			r = vol_link(s->vol, t, p);
+			if (r && r != -EEXIST) {
+				log_err("%s: cannot link to %s: %s", n->path,
+					n->target, phv_strerror(r));
+				s->res->warnings++;
+			}
+		} else if (p && t && parent_ok(s, p)) {
 			if (s->o->overwrite != RESTORE_NEVER)
 				unlink(p);
 			if (link(t, p) && errno != EEXIST) {
@@ -536,7 +784,7 @@ static void phase_links_and_dirs(struct rs *s)
 			continue;
 		p = tpath(s, n->path);
 		if (p)
-			s->res->warnings += set_meta(n, p);
+			s->res->warnings += set_meta(s, n, p);
 		free(p);
 	}
 }
@@ -567,11 +815,16 @@ static int rs_setup(struct rs *s)
 	size_t i, nf = 0;
 	int r;
 
-	if (mkdir(s->o->target, 0700) && errno != EEXIST)
-		return -errno;
-	if (!realpath(s->o->target, real))
-		return -errno;
-	s->troot = strdup(real);
+	s->vol = s->o->into;
+	if (s->vol) {
+		s->troot = strdup(vol_cipherdir(s->vol));
+	} else {
+		if (mkdir(s->o->target, 0700) && errno != EEXIST)
+			return -errno;
+		if (!realpath(s->o->target, real))
+			return -errno;
+		s->troot = strdup(real);
+	}
 	s->sel = calloc(m->nnodes + 1, 1);
 	s->fidx = calloc(m->nnodes + 1, sizeof(*s->fidx));
 	s->dks = secmem_alloc((m->npacks + 1) * REPO_KEY_LEN);

@@ -2,8 +2,8 @@
 /*
  * restore.h - restore a snapshot (or some paths of it) into a directory.
  *
- * This is a library function so that `phivault restore`, and later
- * `restore --into VOLUME` and `phivault drill`, share one core: it
+ * This is a library function so that `phivault restore`, `restore
+ * --into VOLUME` (o->into) and `phivault drill` share one core: it
  * restores into a target directory and reports, per file, what happened,
  * how many bytes, and the totals and timing.
  *
@@ -38,8 +38,12 @@ enum restore_overwrite {
 	RESTORE_ALWAYS,
 };
 
+struct vol;
+
 struct restore_opts {
 	const char *target;		/* must exist or is created */
+	struct vol *into;		/* or: this volume's root (fs/vol.h);
+					 * target is then ignored */
 	const char *const *paths;	/* subtrees to restore; NULL: all */
 	size_t npaths;
 	enum restore_overwrite overwrite;

@@ -28,6 +28,7 @@
 #include "backup/store.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "fs/vol.h"
 #include "cmd.h"
 #include "secret.h"
 
@@ -35,7 +36,7 @@ enum {
 	OPT_REPO = 0x2001, OPT_REPO_PASS, OPT_ENDPOINT, OPT_JSON,
 	OPT_LOCK_MODE, OPT_RETENTION, OPT_ARGON, OPT_TARGET, OPT_OVERWRITE,
 	OPT_KEEP_LAST, OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY,
-	OPT_READ_DATA, OPT_HOST, OPT_WORKERS, OPT_DRY_RUN,
+	OPT_READ_DATA, OPT_HOST, OPT_WORKERS, OPT_DRY_RUN, OPT_INTO,
 };
 
 struct bopts {
@@ -46,6 +47,7 @@ struct bopts {
 	const char *retention;
 	const char *argon;
 	const char *target;
+	const char *into;
 	const char *overwrite;
 	const char *host;
 	int json, read_data, dry_run;
@@ -63,6 +65,7 @@ static const struct option long_opts[] = {
 	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "argon2", required_argument, NULL, OPT_ARGON },
 	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "into", required_argument, NULL, OPT_INTO },
 	{ "overwrite", required_argument, NULL, OPT_OVERWRITE },
 	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
 	{ "keep-daily", required_argument, NULL, OPT_KEEP_DAILY },
@@ -97,6 +100,7 @@ static int parse_opts(int argc, char **argv, struct bopts *o)
 		case OPT_RETENTION: o->retention = optarg; break;
 		case OPT_ARGON: o->argon = optarg; break;
 		case OPT_TARGET: o->target = optarg; break;
+		case OPT_INTO: o->into = optarg; break;
 		case OPT_OVERWRITE: o->overwrite = optarg; break;
 		case OPT_KEEP_LAST: o->keep.last = atoi(optarg); break;
 		case OPT_KEEP_DAILY: o->keep.daily = atoi(optarg); break;
@@ -606,9 +610,34 @@ static void restore_report(const struct bopts *o, const char *id,
 	printf("]}\n");
 }
 
+/* Unlock the volume named by --into with the volume's secret. */
+static int open_volume(struct bopts *o, struct vol **volp)
+{
+	struct secret vs = { 0 };
+	int r;
+
+	*volp = NULL;
+	if (!source_is_volume(o->into)) {
+		fail("%s: not a phivault volume (no %s)", o->into,
+		     VOL_CONF_NAME);
+		return -PHV_ECONFIG;
+	}
+	r = secret_get(&o->vol, "Volume passphrase: ", 0, &vs);
+	if (r)
+		return r;
+	r = vol_open(o->into, vs.type, vs.data, vs.len, volp);
+	secret_release(&vs);
+	if (r == -PHV_EBADKEY)
+		fail("%s: wrong volume passphrase or key file", o->into);
+	else if (r)
+		fail("cannot open volume %s: %s", o->into, phv_strerror(r));
+	return r;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts ro = { 0 };
+	struct vol *vol = NULL;
 	struct restore_result res = { 0 };
 	struct repo_snap *s = NULL;
 	struct store *st = NULL;
@@ -619,7 +648,8 @@ int cmd_restore(int argc, char **argv)
 	time_t now;
 	int ret, idx, code = EXIT_FAIL;
 
-	if (parse_opts(argc, argv, &o) || optind >= argc || !o.target)
+	if (parse_opts(argc, argv, &o) || optind >= argc ||
+	    !o.target == !o.into)
 		return cmd_usage("restore", EXIT_USAGE);
 	ro.overwrite = RESTORE_NEVER;
 	if (o.overwrite) {
@@ -631,6 +661,13 @@ int cmd_restore(int argc, char **argv)
 			return cmd_usage("restore", EXIT_USAGE);
 	}
 	setup_logging();
+	if (o.into) {
+		ret = open_volume(&o, &vol);
+		if (ret) {
+			code = exit_for(ret);
+			goto out;
+		}
+	}
 	ret = open_repo(&o, &st, &r, &now);
 	if (ret) {
 		code = exit_for(ret);
@@ -649,6 +686,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	repo_hex(s[idx].id, hex);
 	ro.target = o.target;
+	ro.into = vol;
 	ro.paths = (const char *const *)argv + optind + 1;
 	ro.npaths = (size_t)(argc - optind - 1);
 	ro.workers = o.workers;
@@ -663,5 +701,6 @@ out:
 	repo_snaps_free(s, n);
 	repo_free(r);
 	store_free(st);
+	vol_close(vol);
 	return code;
 }

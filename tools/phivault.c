@@ -77,11 +77,14 @@ static const struct cmd cmds[] = {
 	  "Check every snapshot's packs exist; --read-data decrypts and\n"
 	  "verifies every chunk.  Exit 4 when damage is found." },
 	{ "restore", cmd_restore,
-	  "restore SNAPSHOT [PATH...] --target DIR "
-	  "[--overwrite never|if-changed|always] [--json]",
+	  "restore SNAPSHOT [PATH...] (--target DIR | --into CIPHERDIR "
+	  "[--passphrase-file F]) [--overwrite never|if-changed|always] "
+	  "[--json]",
 	  "Restore a snapshot (ID, unique ID prefix, 'latest', or a time\n"
 	  "\"2026-11-30 08:00\" meaning the newest one before it), or only\n"
-	  "PATHs of it, into DIR; every file is verified." },
+	  "PATHs of it, into DIR, or re-encrypted into the phivault volume\n"
+	  "CIPHERDIR (its passphrase from --passphrase-file or\n"
+	  "PHIVAULT_PASSPHRASE_FILE); every file is verified." },
 	{ "drill", cmd_drill,
 	  "drill [run|verify REPORT...|history] [--snapshot ID | --random] "
 	  "[--sample 10%] [--rpo-target 26h] [--rto-target 4h] "
