@@ -63,4 +63,7 @@ int cmd_revoke(int argc, char **argv);
 int cmd_break_glass(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 
+/* tools/cmd_doctor.c: one health check of a configured volume */
+int cmd_doctor(int argc, char **argv);
+
 #endif /* TOOLS_CMD_H */

@@ -59,11 +59,13 @@ static const struct cmd cmds[] = {
 	  "--repo-passphrase-file F, or PHIVAULT_REPOSITORY and\n"
 	  "PHIVAULT_REPO_PASSPHRASE_FILE; --endpoint or AWS_ENDPOINT_URL." },
 	{ "backup", cmd_backup,
-	  "backup [--json] SOURCE",
+	  "backup [--json] [--workers N] [--retention-step DUR] SOURCE",
 	  "Store an encrypted, deduplicated snapshot of SOURCE (a volume's\n"
 	  "CIPHERDIR, read directly with --passphrase-file F or\n"
 	  "PHIVAULT_PASSPHRASE_FILE, or a plain directory).  Exit 3 when some\n"
-	  "files could not be read (they are listed)." },
+	  "files could not be read (they are listed).  Objects are locked a\n"
+	  "retention step (default retention/8, at most 7d; 0 for none)\n"
+	  "beyond the retention, so the next backups need not extend them." },
 	{ "snapshots", cmd_snapshots, "snapshots [--json]",
 	  "List the snapshots in the repository." },
 	{ "forget", cmd_forget,
@@ -123,6 +125,13 @@ static const struct cmd cmds[] = {
 	  "verify checks the chain, MACs (with --volume) and checkpoint\n"
 	  "signatures of LOG and its rotated segments; exit 4 names the first\n"
 	  "bad record.  report filters records.  Schema: docs/AUDIT.md." },
+	{ "doctor", cmd_doctor, "doctor NAME",
+	  "Check the volume configured in /etc/phivault/NAME.conf: the key\n"
+	  "source unlocks it, the mount answers, the audit chain verifies,\n"
+	  "the repository is reachable under Object Lock in the expected\n"
+	  "mode, the clocks agree, and the last backup and drill are recent\n"
+	  "enough.  Prints PASS, FAIL or SKIP per check and what to do;\n"
+	  "exit 1 when any check fails.  Never prompts and never writes." },
 	{ "help", cmd_help, "help [CMD]", "Show the commands, or one in full." },
 	{ "version", cmd_version, "version", "Print the version." },
 };
