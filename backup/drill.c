@@ -244,14 +244,60 @@ static int select_files(const struct manifest *m, double sample,
 
 struct restore_acc {
 	struct drill_result *res;
+	const struct manifest *m;
 	uint8_t *ok;			/* per selected file */
 	size_t pos;
 };
+
+/*
+ * Name the pack (and version) behind a failed file, so the report says
+ * which object is damaged: the extent whose chunk id the engine's detail
+ * names ("chunk <hex prefix>"), else the file's first stored extent.
+ */
+static void pack_hint(const struct manifest *m, const struct mf_node *n,
+		      const char *detail, char *out, size_t size)
+{
+	const struct mf_extent *e = NULL;
+	const char *c = detail ? strstr(detail, "chunk ") : NULL;
+	char hex[2 * MF_CHUNK_ID_LEN + 1];
+	size_t i, k, len = 0;
+
+	out[0] = '\0';
+	if (c) {
+		c += 6;
+		while (len < 2 * MF_CHUNK_ID_LEN && strchr("0123456789abcdef",
+							  c[len]) && c[len])
+			len++;
+	}
+	for (i = 0; i < n->next; i++) {
+		const struct mf_extent *x = &n->ext[i];
+
+		if (x->pack == MF_HOLE || x->pack >= m->npacks)
+			continue;
+		if (!e)
+			e = x;
+		if (!len)
+			break;
+		for (k = 0; k < MF_CHUNK_ID_LEN; k++)
+			snprintf(hex + 2 * k, 3, "%02x", x->id[k]);
+		if (!strncmp(hex, c, len)) {
+			e = x;
+			break;
+		}
+	}
+	if (!e)
+		return;
+	repo_hex(m->packs[e->pack].id, hex);
+	snprintf(out, size, " (in packs/%s version %s)", hex,
+		 m->packs[e->pack].version_id ? m->packs[e->pack].version_id :
+		 "-");
+}
 
 static void restored_cb(const struct mf_node *n, int err, const char *detail,
 			void *arg)
 {
 	struct restore_acc *a = arg;
+	char hint[192];
 
 	if (!err) {
 		a->ok[a->pos++] = 1;
@@ -260,8 +306,9 @@ static void restored_cb(const struct mf_node *n, int err, const char *detail,
 	}
 	a->ok[a->pos++] = 0;
 	a->res->files_bad++;
-	drill_problem(a->res, DRILL_RESTORE, "%s: %s", n->path,
-		      detail && *detail ? detail : phv_strerror(err));
+	pack_hint(a->m, n, detail, hint, sizeof(hint));
+	drill_problem(a->res, DRILL_RESTORE, "%s: %s%s", n->path,
+		      detail && *detail ? detail : phv_strerror(err), hint);
 }
 
 /* XXH3-128 of the restored file at dir/path; 0, -errno or -PHV_EAUTH. */
@@ -411,9 +458,9 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 			      const struct drill_opts *o,
 			      struct drill_result *res)
 {
-	struct restore_acc a = { .res = res };
+	struct restore_acc a = { .res = res, .m = m };
 	size_t *sel = NULL, nsel = 0;
-	char *dir = NULL, b1[32], b2[32];
+	char *dir = NULL, b2[32];
 	uint64_t nver = 0;
 	double t0;
 	int ret;
@@ -446,7 +493,6 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 	if (ret)
 		goto out;
 
-	drill_fmt_dur((int64_t)res->restore_seconds, b1, sizeof(b1));
 	drill_fmt_bytes(res->bytes_restored, b2, sizeof(b2));
 	if (res->checks[DRILL_RESTORE].nproblems)
 		set_check(res, DRILL_RESTORE, DRILL_FAILED, "%llu of %zu "
@@ -455,8 +501,8 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 			  nsel);
 	else
 		set_check(res, DRILL_RESTORE, DRILL_PASSED, "%zu files, "
-			  "%s restored in %s", nsel,
-			  b2, b1);
+			  "%s restored in %.2fs", nsel, b2,
+			  res->restore_seconds);
 	if (res->checks[DRILL_VERIFY].nproblems)
 		set_check(res, DRILL_VERIFY, DRILL_FAILED, "%llu restored "
 			  "files differ from the snapshot",
