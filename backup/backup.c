@@ -85,6 +85,10 @@ struct bk {
 	/* the parent snapshot */
 	struct repo_snap *snaps;
 	size_t nsnaps;
+	int64_t *known;			/* per ix pack: known retain-until */
+	size_t nknown;			/* packs loaded from the store */
+	int64_t known_meta;		/* config and keys: the same */
+	time_t need_until;		/* U (backup.h): what we need */
 	struct mf_node **pnodes;	/* sorted by path */
 	size_t npnodes;
 	int parent;
@@ -954,6 +958,56 @@ skip:
 
 /* ---- the run ---------------------------------------------------------- */
 
+static int pack_id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, MF_ID_LEN);
+}
+
+/*
+ * What is known of each pack's retention from the snapshots that name
+ * it (see backup.h, "Retention step"); packs named by none get 0.
+ */
+static int known_retention(struct bk *b)
+{
+	uint8_t (*ids)[MF_ID_LEN + 4] = NULL;
+	const struct manifest *m;
+	uint8_t (*hit)[MF_ID_LEN + 4];
+	uint32_t k;
+	size_t i, j;
+
+	b->known = calloc(b->ix.npacks + 1, sizeof(*b->known));
+	ids = calloc(b->ix.npacks + 1, sizeof(*ids));
+	if (!b->known || !ids) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < b->ix.npacks; i++) {
+		memcpy(ids[i], b->ix.packs[i].id, MF_ID_LEN);
+		k = (uint32_t)i;
+		memcpy(ids[i] + MF_ID_LEN, &k, 4);
+	}
+	b->nknown = b->ix.npacks;
+	qsort(ids, b->ix.npacks, sizeof(*ids), pack_id_cmp);
+	for (i = 0; i < b->nsnaps; i++) {
+		if (!b->snaps[i].loaded)
+			continue;
+		m = &b->snaps[i].m;
+		if (m->retain_until > b->known_meta)
+			b->known_meta = m->retain_until;
+		for (j = 0; j < m->npacks; j++) {
+			hit = bsearch(m->packs[j].id, ids, b->ix.npacks,
+				      sizeof(*ids), pack_id_cmp);
+			if (!hit)
+				continue;
+			memcpy(&k, *hit + MF_ID_LEN, 4);
+			if (m->retain_until > b->known[k])
+				b->known[k] = m->retain_until;
+		}
+	}
+	free(ids);
+	return 0;
+}
+
 static int find_parent(struct bk *b)
 {
 	struct manifest *m;
@@ -962,6 +1016,9 @@ static int find_parent(struct bk *b)
 
 	b->parent = -1;
 	r = repo_snaps_load(b->r, &b->snaps, &b->nsnaps);
+	if (r)
+		return r;
+	r = known_retention(b);
 	if (r)
 		return r;
 	for (i = b->nsnaps; i > 0; i--) {
@@ -1038,6 +1095,10 @@ static int build_pack_table(struct bk *b, const uint8_t *fresh)
 			strdup(b->ix.packs[i].version_id) : NULL;
 		if (fresh[i] || b->r->mode == STORE_LOCK_NONE)
 			continue;
+		if (i < b->nknown && b->known[i] >= (int64_t)b->need_until) {
+			b->s->retention_known += 2;
+			continue;
+		}
 		/* extend the pack and its index to our retain-until */
 		for (k = 0; k < 2; k++) {
 			j = calloc(1, sizeof(*j));
@@ -1083,6 +1144,14 @@ static int extend_meta_cb(const char *key, const char *vid, uint64_t size,
 	return up_submit(&a->b->up, j);
 }
 
+static int64_t step_of(const struct repo *r, int64_t step)
+{
+	if (step >= 0)
+		return step;
+	step = r->retention / 8;
+	return step > BACKUP_STEP_MAX ? BACKUP_STEP_MAX : step;
+}
+
 static int bk_setup(struct bk *b, struct repo *r, const struct backup_opts *o,
 		    struct backup_stats *s)
 {
@@ -1106,7 +1175,10 @@ static int bk_setup(struct bk *b, struct repo *r, const struct backup_opts *o,
 	    !b->ebuf || !b->zc)
 		return -ENOMEM;
 	b->m.time = o->server_now;
-	b->m.retain_until = repo_retain_until(r, o->server_now);
+	b->need_until = repo_retain_until(r, o->server_now);
+	b->m.retain_until = b->need_until;
+	if (b->need_until)
+		b->m.retain_until += step_of(r, o->step);
 	s->retain_until = (time_t)b->m.retain_until;
 	if (secmem_random(b->m.id, MF_ID_LEN) ||
 	    secmem_random(b->dk, REPO_KEY_LEN))
@@ -1125,6 +1197,7 @@ static void bk_release(struct bk *b)
 	wbuf_release(&b->pack);
 	free(b->pblobs);
 	free(b->pnodes);
+	free(b->known);
 	free(b->cbuf);
 	free(b->zbuf);
 	free(b->ebuf);
@@ -1195,7 +1268,9 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 	if (ret)
 		goto out;
 	ret = build_pack_table(&b, fresh);
-	if (!ret && r->mode != STORE_LOCK_NONE) {
+	/* config and keys were extended by every snapshot */
+	if (!ret && r->mode != STORE_LOCK_NONE &&
+	    b.known_meta < (int64_t)b.need_until) {
 		ea.b = &b;
 		ea.err = 0;
 		ret = repo_list_oldest(r, "config", extend_meta_cb, &ea);

@@ -26,6 +26,20 @@
 #include "source.h"
 
 #define BACKUP_PACK_TARGET	(16U << 20)
+#define BACKUP_STEP_MAX		(7 * 86400)	/* longest automatic step */
+
+/*
+ * Retention step.  The snapshot needs every object it names retained
+ * until U = server time + the repository's retention.  Everything the
+ * run writes or extends is locked until U + step instead, and a reused
+ * pack is extended only when what is already known of its lock (the
+ * latest retain-until of the snapshots that name it: every pack of a
+ * snapshot was retained until at least that snapshot's date before the
+ * snapshot was written) is short of U.  So backups within one step of
+ * each other extend nothing.  The automatic step is retention / 8, at
+ * most BACKUP_STEP_MAX; it is the price in extra retention.
+ */
+#define BACKUP_STEP_AUTO	(-1)
 
 struct backup_opts {
 	struct source *src;
@@ -34,6 +48,7 @@ struct backup_opts {
 	unsigned int workers;		/* upload threads; 0: 4 */
 	int progress;			/* draw a progress line on stderr */
 	time_t server_now;		/* from repo_clock_check() */
+	int64_t step;			/* seconds, or BACKUP_STEP_AUTO */
 };
 
 struct backup_stats {
@@ -47,7 +62,9 @@ struct backup_stats {
 	uint64_t bytes_uploaded;	/* packs + indexes + manifest */
 	uint64_t packs_uploaded;
 	uint64_t chunks_new, chunks_dedup;
-	uint64_t retention_extended;
+	uint64_t retention_extended;	/* objects whose lock was extended */
+	uint64_t retention_known;	/* reused objects already locked
+					 * long enough: not touched */
 	uint64_t changed_during;	/* files that changed while read */
 	unsigned long dropped_packs;	/* indexed packs found missing */
 	double seconds;

@@ -36,7 +36,7 @@ enum {
 	OPT_REPO = 0x2001, OPT_REPO_PASS, OPT_ENDPOINT, OPT_JSON,
 	OPT_LOCK_MODE, OPT_RETENTION, OPT_ARGON, OPT_TARGET, OPT_OVERWRITE,
 	OPT_KEEP_LAST, OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY,
-	OPT_READ_DATA, OPT_HOST, OPT_WORKERS, OPT_DRY_RUN, OPT_INTO,
+	OPT_READ_DATA, OPT_HOST, OPT_WORKERS, OPT_DRY_RUN, OPT_INTO, OPT_STEP,
 };
 
 struct bopts {
@@ -48,6 +48,7 @@ struct bopts {
 	const char *argon;
 	const char *target;
 	const char *into;
+	const char *step;
 	const char *overwrite;
 	const char *host;
 	int json, read_data, dry_run;
@@ -66,6 +67,7 @@ static const struct option long_opts[] = {
 	{ "argon2", required_argument, NULL, OPT_ARGON },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "into", required_argument, NULL, OPT_INTO },
+	{ "retention-step", required_argument, NULL, OPT_STEP },
 	{ "overwrite", required_argument, NULL, OPT_OVERWRITE },
 	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
 	{ "keep-daily", required_argument, NULL, OPT_KEEP_DAILY },
@@ -101,6 +103,7 @@ static int parse_opts(int argc, char **argv, struct bopts *o)
 		case OPT_ARGON: o->argon = optarg; break;
 		case OPT_TARGET: o->target = optarg; break;
 		case OPT_INTO: o->into = optarg; break;
+		case OPT_STEP: o->step = optarg; break;
 		case OPT_OVERWRITE: o->overwrite = optarg; break;
 		case OPT_KEEP_LAST: o->keep.last = atoi(optarg); break;
 		case OPT_KEEP_DAILY: o->keep.daily = atoi(optarg); break;
@@ -326,6 +329,7 @@ static void backup_report(const struct bopts *o, const struct backup_stats *s,
 		       "\"bytes_new\":%llu,\"bytes_uploaded\":%llu,"
 		       "\"packs_uploaded\":%llu,\"chunks_new\":%llu,"
 		       "\"chunks_dedup\":%llu,\"retention_extended\":%llu,"
+		       "\"retention_known\":%llu,"
 		       "\"changed_during_backup\":%llu,\"dropped_packs\":%lu,"
 		       "\"retain_until\":%lld,\"seconds\":%.3f,"
 		       "\"unreadable\":[", ok ? "true" : "false",
@@ -341,6 +345,7 @@ static void backup_report(const struct bopts *o, const struct backup_stats *s,
 		       (unsigned long long)s->chunks_new,
 		       (unsigned long long)s->chunks_dedup,
 		       (unsigned long long)s->retention_extended,
+		       (unsigned long long)s->retention_known,
 		       (unsigned long long)s->changed_during,
 		       s->dropped_packs, (long long)s->retain_until,
 		       s->seconds);
@@ -378,6 +383,15 @@ int cmd_backup(int argc, char **argv)
 
 	if (parse_opts(argc, argv, &o) || optind != argc - 1)
 		return cmd_usage("backup", EXIT_USAGE);
+	bo.step = BACKUP_STEP_AUTO;
+	if (o.step && strcmp(o.step, "0") &&
+	    repo_parse_duration(o.step, &bo.step)) {
+		fail("--retention-step: '%s' is not a duration like 1d",
+		     o.step);
+		return EXIT_USAGE;
+	}
+	if (o.step && !strcmp(o.step, "0"))
+		bo.step = 0;
 	setup_logging();
 	abs = realpath(argv[optind], NULL);
 	if (!abs) {
