@@ -6,7 +6,10 @@
 #   make check-fuse      integration tests on real FUSE mounts (needs root)
 #   make test            everything the CI runs (see tests/run-all)
 #   make bench           benchmarks against the anchors (bench/run)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (binary, man pages,
+#                        systemd units, bash completion, docs, examples)
+#   make man             manual pages from man/*.scd (scdoc) into build/man
+#   make deb             build/phivault_VERSION_ARCH.deb (packaging/deb)
 #
 # Switches: V=1 shows commands, DEVELOPER=1 adds strict warnings and
 # -Werror, SANITIZE=address,undefined builds with sanitizers.
@@ -15,6 +18,12 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/phivault
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+SCDOC ?= scdoc
 PKG_CONFIG ?= pkg-config
 
 PKGS := fuse3 libcrypto libcurl libxxhash libzstd
@@ -81,15 +90,43 @@ test: phivault $(UNIT_BINS) $(BENCH_BINS) tests/backup/s3tool
 bench: phivault $(BENCH_BINS)
 	$(Q)bench/run
 
-install: phivault
-	install -d $(DESTDIR)$(BINDIR)
+MAN_SRCS := $(wildcard man/*.scd)
+MAN_PAGES := $(patsubst man/%.scd,build/man/%,$(MAN_SRCS))
+UNITS := $(wildcard packaging/systemd/*.service packaging/systemd/*.timer)
+DOCS := docs/CONFIG.md docs/OPERATIONS.md $(filter-out docs/CONFIG.md \
+	docs/OPERATIONS.md,$(wildcard docs/*.md))
+
+man: $(MAN_PAGES)
+
+build/man/%: man/%.scd
+	@mkdir -p build/man
+	$(Q)$(SCDOC) < $< > $@
+
+install: phivault man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/phivault
 	install -m 0755 phivault $(DESTDIR)$(BINDIR)/phivault
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 packaging/bash-completion/phivault \
+		$(DESTDIR)$(BASHCOMPDIR)/phivault
+	install -m 0644 $(wildcard $(DOCS)) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 packaging/volume.conf.example \
+		$(DESTDIR)$(DOCDIR)/examples/volume.conf
+	install -m 0644 packaging/cron/phivault \
+		$(DESTDIR)$(DOCDIR)/examples/cron.d-phivault
+
+deb: phivault man
+	$(Q)packaging/deb/build-deb
 
 clean:
 	$(RM) phivault libphv.a $(LIB_OBJS) $(TOOL_OBJS) $(UNIT_BINS) $(BENCH_BINS)
 	$(RM) $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
 
-.PHONY: all unit check check-fuse test bench install clean
+.PHONY: all unit check check-fuse test bench install clean man deb
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
 
 # driver of backup/s3.h for tests/backup/test_s3.py
