@@ -103,9 +103,10 @@ static void procpath(int fd, char *buf)
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
+/* Reply with a negative code (0 is success), mapped to errno. */
 static int reply_err(fuse_req_t req, int code)
 {
-	return fuse_reply_err(req, phv_errno(code < 0 ? code : -code));
+	return fuse_reply_err(req, code ? phv_errno(code) : 0);
 }
 
 /* ---- the node table -------------------------------------------------- */
@@ -953,45 +954,68 @@ static int dir_empty(int fd)
 	return r;
 }
 
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+/*
+ * Remove the backing directory bname of dirfd when it holds nothing but
+ * its ID: move it aside, drop the ID, remove it, so that a live name never
+ * points at a directory without ID.
+ */
+static int rmdir_backing(int dirfd, const char *bname)
 {
-	struct node *dn = node_of(req, parent);
-	char bname[256], tmp[64];
+	char tmp[64];
 	uint8_t id[DIRID_LEN];
-	int fd = -1, r;
+	int fd, r;
 
-	r = node_bname(ctx_of(req), dn, name, bname, NULL);
-	if (r < 0)
-		goto out;
-	fd = openat(dn->fd, bname, O_PATH | O_NOFOLLOW | O_DIRECTORY |
+	fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_DIRECTORY |
 		    O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	r = dir_empty(fd);
 	if (r)
 		goto out;
-	/* move aside, drop the ID, remove: never a live dir without ID */
 	name_tmp(tmp);
-	if (renameat2(dn->fd, bname, dn->fd, tmp, RENAME_NOREPLACE)) {
+	if (renameat2(dirfd, bname, dirfd, tmp, RENAME_NOREPLACE)) {
 		r = -errno;
 		goto out;
 	}
 	if (dirid_read(fd, id) == 0)
 		unlinkat(fd, VOL_DIRID_NAME, 0);
-	if (unlinkat(dn->fd, tmp, AT_REMOVEDIR)) {
+	if (unlinkat(dirfd, tmp, AT_REMOVEDIR)) {
 		r = -errno;
-		write_atomic(fd, VOL_DIRID_NAME, "", 0, 0444);
-		renameat(dn->fd, tmp, dn->fd, bname);
+		/* XXX: the directory comes back with a fresh ID; names
+		 * created in it meanwhile would not decrypt */
+		dirid_create(fd, id);
+		renameat(dirfd, tmp, dirfd, bname);
 		log_err("rmdir %s failed after removing its ID", tmp);
 		goto out;
 	}
-	name_sidecar_remove(dn->fd, bname);
+	name_sidecar_remove(dirfd, bname);
 	r = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	return r;
+}
+
+static int dir_empty_at(int dirfd, const char *bname)
+{
+	int fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_DIRECTORY |
+			O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = dir_empty(fd);
+	close(fd);
+	return r;
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *dn = node_of(req, parent);
+	char bname[256];
+	int r;
+
+	r = node_bname(ctx_of(req), dn, name, bname, NULL);
+	if (r >= 0)
+		r = rmdir_backing(dn->fd, bname);
 	reply_err(req, r);
 }
 
@@ -1042,7 +1066,22 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (renameat2(dn->fd, bname, ndn->fd, nbname, flags)) {
 		r = -errno;
-		goto out;
+		if (r != -ENOTEMPTY || flags)
+			goto out;
+		/* the target directory holds its ID: if that is all, swap
+		 * atomically and remove the old target from the old name */
+		r = dir_empty_at(ndn->fd, nbname);
+		if (r)
+			goto out;
+		if (renameat2(dn->fd, bname, ndn->fd, nbname,
+			      RENAME_EXCHANGE)) {
+			r = -errno;
+			goto out;
+		}
+		r = rmdir_backing(dn->fd, bname);
+		if (r)
+			log_err("rename: cannot remove the replaced directory:"
+				" %s", phv_strerror(r));
 	}
 	if (!(flags & RENAME_EXCHANGE) &&
 	    !(dn == ndn && !strcmp(bname, nbname)))
@@ -1519,6 +1558,8 @@ int vol_fuse_new(struct vol *vol, const char *mountpoint,
 	f->root.type = S_IFDIR;
 	f->root.nlookup = 2;
 	raise_nofile();
+	/* the kernel already applied the caller's umask to every mode */
+	umask(0);
 	snprintf(opts, sizeof(opts), "-ofsname=phivault,subtype=phivault,"
 		 "default_permissions%s%s%s", shared ? ",allow_other" : "",
 		 fuse_opts ? "," : "", fuse_opts ? fuse_opts : "");
