@@ -12,6 +12,11 @@
  * repo_index_load() can rebuild from its pack's trailer, so even when a
  * broken server lets the delete through no backup data is lost.
  *
+ * Test-only: PHIVAULT_TEST_DRILL_PROBE_BYPASS (any value) makes the
+ * probe send the GOVERNANCE bypass, standing in for a server that does
+ * not enforce Object Lock, so the CRITICAL path can be tested on a real
+ * server.
+ *
  * The result (struct drill_result) is turned into signed reports by
  * report.h; drill_run() itself writes nothing to the repository.
  *

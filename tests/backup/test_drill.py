@@ -357,3 +357,27 @@ def test_dir_repository_flipped_byte_fails_authentication(tmp_path):
     assert check(rep, "restore")["status"] == "failed"
     assert rep["files_bad"] >= 1
     assert "restore:" in causes(rep)
+
+
+def test_deletable_locked_version_is_critical(s3, tool):
+    """A server that lets the probe delete a locked version (simulated
+    with the test-only bypass knob) makes the drill CRITICAL, loudly."""
+    phv, src, tmp, bucket = s3
+    out = tmp / "alert.json"
+    r = run_drill(phv, tmp, "--alert-hook",
+                  "cat > %s; echo $PHIVAULT_DRILL_RESULT > %s.result"
+                  % (out, out),
+                  env={"PHIVAULT_TEST_DRILL_PROBE_BYPASS": "1"})
+    assert r.returncode == 1, (r.out, r.err)
+    rep = r.report
+    assert rep["result"] == "critical"
+    assert check(rep, "delete-probe")["status"] == "critical"
+    assert "CRITICAL" in r.err and "DELETED" in r.err
+    assert "delete-probe: CRITICAL" in causes(rep)
+    assert (tmp / "alert.json.result").read_text().strip() == "critical"
+    assert json.loads(out.read_text())["result"] == "critical"
+    assert "CRITICAL" in r.files[".html"].read_text()
+    # only the regenerable index object was lost; a restore still works
+    assert rep["delete_probe_key"].startswith("index/")
+    r = run_drill(phv, tmp, "--no-delete-probe")
+    assert check(r.report, "restore")["status"] == "passed"
