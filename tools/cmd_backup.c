@@ -406,7 +406,9 @@ int cmd_backup(int argc, char **argv)
 	ret = source_open(abs, vs.type, vs.data, vs.len, &src);
 	secret_release(&vs);
 	if (ret) {
-		fail("cannot read %s: %s", abs, phv_strerror(ret));
+		fail("cannot read %s: %s", abs, ret == -PHV_EBADKEY ?
+		     "wrong volume passphrase or key file" : phv_strerror(ret));
+		code = exit_for(ret);
 		goto out;
 	}
 	ret = open_repo(&o, &st, &r, &now);
