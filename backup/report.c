@@ -419,6 +419,10 @@ static const char css[] =
 	"font-size:12px;word-break:break-all}"
 	".chart{background:#fff;border-radius:8px;margin-bottom:12px;"
 	"box-shadow:0 1px 3px rgba(0,0,0,.12)}"
+	".why{margin-top:18px;background:#fdecea;border-left:5px solid #c62828;"
+	"padding:10px 16px;border-radius:6px}"
+	".why li{font-family:inherit;font-size:14px}"
+	"summary{cursor:pointer;font-size:12px;color:#5b6b7b}"
 	"footer{margin-top:28px;color:#5b6b7b;font-size:12px}";
 
 struct pt {
@@ -640,6 +644,26 @@ static void html_tiles(FILE *f, const struct drill_result *d)
 		  d->checks[DRILL_LOCKS].status != DRILL_CRITICAL);
 }
 
+/* The failed checks in one box at the top, for whoever reads no further. */
+static void html_causes(FILE *f, const struct drill_result *d)
+{
+	size_t c;
+
+	if (d->passed)
+		return;
+	fputs("<div class=\"why\"><b>Why it did not pass</b><ul>", f);
+	for (c = 0; c < DRILL_NCHECKS; c++) {
+		const struct drill_check *k = &d->checks[c];
+
+		if (k->status != DRILL_FAILED && k->status != DRILL_CRITICAL)
+			continue;
+		fprintf(f, "<li><b>%s</b>: ", drill_check_name(c));
+		html_str(f, k->summary);
+		fputs("</li>", f);
+	}
+	fputs("</ul></div>\n", f);
+}
+
 static void html_checks(FILE *f, const struct drill_result *d)
 {
 	size_t c, i;
@@ -653,6 +677,9 @@ static void html_checks(FILE *f, const struct drill_result *d)
 		fprintf(f, "<tr><td><span class=\"pill %s\">%s</span></td>"
 			"<td>%s</td><td>", s, s, drill_check_name(c));
 		html_str(f, k->summary);
+		if (k->nproblems > 5)
+			fprintf(f, "<details><summary>%zu%s problems"
+				"</summary>", k->nproblems, k->more ? "+" : "");
 		if (k->nproblems)
 			fputs("<ul>", f);
 		for (i = 0; i < k->nproblems; i++) {
@@ -663,7 +690,8 @@ static void html_checks(FILE *f, const struct drill_result *d)
 		if (k->more)
 			fprintf(f, "<li>... and %" PRIu64 " more</li>",
 				k->more);
-		fprintf(f, "%s</td></tr>\n", k->nproblems ? "</ul>" : "");
+		fprintf(f, "%s%s</td></tr>\n", k->nproblems ? "</ul>" : "",
+			k->nproblems > 5 ? "</details>" : "");
 	}
 	fputs("</table>\n", f);
 }
@@ -729,6 +757,7 @@ static int html_body(FILE *f, const struct drill_result *d,
 	fputs("</div>\n<div class=\"tiles\">\n", f);
 	html_tiles(f, d);
 	fputs("</div>\n", f);
+	html_causes(f, d);
 	html_checks(f, d);
 	fputs("<h2>History</h2>\n", f);
 	html_charts(f, all, n);

@@ -11,6 +11,8 @@ place a byte of a stored pack version can be changed in place.
 import json
 import math
 import os
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -381,3 +383,18 @@ def test_deletable_locked_version_is_critical(s3, tool):
     assert rep["delete_probe_key"].startswith("index/")
     r = run_drill(phv, tmp, "--no-delete-probe")
     assert check(r.report, "restore")["status"] == "passed"
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="no chromium")
+def test_html_renders_in_headless_chromium(s3, tmp_path):
+    phv, src, tmp, _ = s3
+    run_drill(phv, tmp)
+    r = stale_drill(phv, tmp)
+    png = tmp_path / "shot.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox",
+                    "--disable-gpu", "--window-size=1100,1600",
+                    "--screenshot=%s" % png,
+                    r.files[".html"].as_uri()],
+                   capture_output=True, timeout=120)
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 20000
