@@ -35,7 +35,9 @@ pkgs=(build-essential pkg-config libfuse3-dev libssl-dev
 pkgs+=(fuse3 kmod python3 python3-pytest sqlite3 git attr acl tar procps
        coreutils util-linux)
 # key slots on a PKCS#11 token (SoftHSM) and the S3 test server (radosgw)
-pkgs+=(softhsm2 ceph-mon ceph-osd radosgw)
+pkgs+=(softhsm2 libp11-kit-dev python3-cryptography ceph-mon ceph-osd radosgw)
+# packaging tests: man pages, the .deb, a Debian 12 chroot, unit checks
+pkgs+=(scdoc lintian debootstrap systemd passwd)
 if [ "$bench" = 1 ]; then
 	pkgs+=(restic gocryptfs securefs fio)
 fi
@@ -73,7 +75,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
 		</dev/null >&2
 	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install \
-		"${apt_opts[@]}" --no-install-recommends "${missing[@]}" \
+		"${apt_opts[@]}" "${missing[@]}" \
 		</dev/null >&2
 else
 	echo "deps.sh: all ${#pkgs[@]} packages already installed" >&2
