@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #define CONFIG_MAX	(64U << 10)
 #define INDEX_MAX	(256U << 20)
 #define SNAP_MAX	(2ULL << 30)
+#define FETCH_THREADS	8	/* parallel GETs of index and snapshots */
 
 static const uint8_t pack_magic[8] = "PHVPK1\0";
 static const uint8_t pend_magic[8] = "PHVPKEND";
@@ -1066,8 +1068,95 @@ struct pack_seen {
 	int indexed;
 };
 
+/* ---- fetching many small objects at once ------------------------------ */
+
+/*
+ * Whole-object GETs of many keys, on up to FETCH_THREADS connections:
+ * each request is a round trip, and a repository holds hundreds of index
+ * objects and snapshots.  Results land in each item; nothing else is
+ * shared but the next-item counter.
+ */
+struct fetch_item {
+	char key[64];
+	const char *vid;
+	size_t max;
+	void *buf;
+	size_t len;
+	int err;
+	char detail[160];
+};
+
+struct fetch_run {
+	struct store *st;
+	struct fetch_item *it;
+	size_t n, next;
+	pthread_mutex_t mu;
+};
+
+static void fetch_one(struct store *st, struct fetch_item *f)
+{
+	f->err = st->ops->get(st, f->key, f->vid, 0, 0, f->max, &f->buf,
+			      &f->len);
+	if (f->err)
+		snprintf(f->detail, sizeof(f->detail), "%s",
+			 store_error(st));
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct fetch_run *fr = arg;
+	struct store *st = NULL;
+	size_t i;
+
+	if (fr->st->ops->dup(fr->st, &st))
+		st = NULL;
+	for (;;) {
+		pthread_mutex_lock(&fr->mu);
+		i = fr->next < fr->n ? fr->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&fr->mu);
+		if (i == SIZE_MAX)
+			break;
+		if (st)
+			fetch_one(st, &fr->it[i]);
+		else
+			fr->it[i].err = -ENOMEM;
+	}
+	store_free(st);
+	return NULL;
+}
+
+static void fetch_many(struct store *st, struct fetch_item *it, size_t n)
+{
+	struct fetch_run fr = { .st = st, .it = it, .n = n };
+	pthread_t th[FETCH_THREADS];
+	size_t i, nth = 0, want;
+
+	if (n <= 2) {
+		for (i = 0; i < n; i++)
+			fetch_one(st, &it[i]);
+		return;
+	}
+	pthread_mutex_init(&fr.mu, NULL);
+	want = n < FETCH_THREADS ? n : FETCH_THREADS;
+	for (i = 0; i < want; i++)
+		if (!pthread_create(&th[nth], NULL, fetch_worker, &fr))
+			nth++;
+	if (!nth)
+		fetch_worker(&fr);
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&fr.mu);
+}
+
+struct ix_pending {
+	uint8_t id[MF_ID_LEN];
+	char *vid;
+};
+
 struct ix_load {
 	struct repo *r;
+	struct ix_pending *pend;	/* index objects to fetch */
+	size_t npend, pend_cap;
 	struct repo_index *ix;
 	struct pack_seen *packs;
 	size_t n, cap;
@@ -1114,37 +1203,76 @@ static int index_cb(const char *key, const char *vid, uint64_t size,
 		    void *arg)
 {
 	struct ix_load *l = arg;
-	struct store *st = l->r->st;
-	struct pack_seen *p;
+	struct ix_pending *n;
 	uint8_t id[MF_ID_LEN];
-	void *buf = NULL;
-	size_t len;
-	int ret;
 
+	(void)size;
 	if (repo_unhex(key + 6, id))
 		return 0;
-	p = pack_lookup(l, id);
-	if (!p) {
+	if (!pack_lookup(l, id)) {
 		log_warn("index %s names a pack that is not in the "
 			 "repository; its data will be uploaded again", key);
 		l->ix->dropped_packs++;
 		return 0;
 	}
-	ret = st->ops->get(st, key, vid, 0, 0, INDEX_MAX, &buf, &len);
-	if (ret) {
-		log_warn("cannot read %s: %s", key, store_error(st));
-		return 0;
+	if (l->npend == l->pend_cap) {
+		size_t cap = l->pend_cap ? l->pend_cap * 2 : 64;
+
+		n = realloc(l->pend, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		l->pend = n;
+		l->pend_cap = cap;
 	}
-	ret = index_open_add(l->r, l->ix, id, p->vid, buf, len);
-	free(buf);
-	if (ret == -ENOMEM)
-		return ret;
-	if (ret)
-		log_warn_r(ret, "index %s is damaged; falling back to the "
-			   "pack's trailer", key);
-	else
-		p->indexed = 1;
+	n = &l->pend[l->npend];
+	memcpy(n->id, id, MF_ID_LEN);
+	n->vid = vid ? strdup(vid) : NULL;
+	if (vid && !n->vid)
+		return -ENOMEM;
+	l->npend++;
 	return 0;
+}
+
+/* Fetch the index objects listed by index_cb() and add them. */
+static int index_fetch(struct ix_load *l)
+{
+	struct fetch_item *it;
+	struct pack_seen *p;
+	char hex[2 * MF_ID_LEN + 1];
+	size_t i;
+	int ret = 0, r;
+
+	it = calloc(l->npend + 1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	for (i = 0; i < l->npend; i++) {
+		repo_hex(l->pend[i].id, hex);
+		snprintf(it[i].key, sizeof(it[i].key), "index/%s", hex);
+		it[i].vid = l->pend[i].vid;
+		it[i].max = INDEX_MAX;
+	}
+	fetch_many(l->r->st, it, l->npend);
+	for (i = 0; i < l->npend; i++) {
+		if (it[i].err) {
+			log_warn("cannot read %s: %s", it[i].key,
+				 it[i].detail);
+			continue;
+		}
+		p = pack_lookup(l, l->pend[i].id);
+		r = index_open_add(l->r, l->ix, l->pend[i].id, p->vid,
+				   it[i].buf, it[i].len);
+		if (r == -ENOMEM)
+			ret = r;
+		else if (r)
+			log_warn_r(r, "index %s is damaged; falling back to "
+				   "the pack's trailer", it[i].key);
+		else
+			p->indexed = 1;
+	}
+	for (i = 0; i < l->npend; i++)
+		free(it[i].buf);
+	free(it);
+	return ret;
 }
 
 /* A pack without a usable index: read its trailer and rewrite the index. */
@@ -1203,6 +1331,8 @@ int repo_index_load(struct repo *r, struct repo_index *ix, time_t until)
 		goto out;
 	qsort(l.packs, l.n, sizeof(*l.packs), pack_seen_cmp);
 	ret = repo_list_oldest(r, "index/", index_cb, &l);
+	if (!ret)
+		ret = index_fetch(&l);
 	for (i = 0; !ret && i < l.n; i++)
 		if (!l.packs[i].indexed)
 			ret = pack_recover(&l, &l.packs[i]);
@@ -1210,6 +1340,9 @@ out:
 	for (i = 0; i < l.n; i++)
 		free(l.packs[i].vid);
 	free(l.packs);
+	for (i = 0; i < l.npend; i++)
+		free(l.pend[i].vid);
+	free(l.pend);
 	if (ret)
 		repo_index_release(ix);
 	return ret;
@@ -1365,33 +1498,48 @@ static int snap_cmp(const void *a, const void *b)
 int repo_snaps_load(struct repo *r, struct repo_snap **snapsp, size_t *np)
 {
 	struct snaps_acc a = { 0 };
-	char key[64], hex[2 * MF_ID_LEN + 1];
-	void *buf;
-	size_t i, len;
+	struct fetch_item *it = NULL;
+	char hex[2 * MF_ID_LEN + 1];
+	size_t i;
 	int ret;
 
 	*snapsp = NULL;
 	*np = 0;
 	ret = repo_list_oldest(r, "snapshots/", snaps_cb, &a);
+	if (!ret) {
+		it = calloc(a.n + 1, sizeof(*it));
+		if (!it)
+			ret = -ENOMEM;
+	}
+	for (i = 0; !ret && i < a.n; i++) {
+		repo_hex(a.s[i].id, hex);
+		snprintf(it[i].key, sizeof(it[i].key), "snapshots/%s", hex);
+		it[i].vid = a.s[i].version_id;
+		it[i].max = SNAP_MAX;
+	}
+	if (!ret)
+		fetch_many(r->st, it, a.n);
 	for (i = 0; !ret && i < a.n; i++) {
 		struct repo_snap *s = &a.s[i];
 
 		repo_hex(s->id, hex);
-		snprintf(key, sizeof(key), "snapshots/%s", hex);
-		s->err = r->st->ops->get(r->st, key, s->version_id, 0, 0,
-					 SNAP_MAX, &buf, &len);
+		s->err = it[i].err;
 		if (s->err) {
 			log_err("cannot read snapshot %.8s: %s", hex,
-				store_error(r->st));
+				it[i].detail);
 			continue;
 		}
-		s->err = snapshot_open(r, s->id, buf, len, &s->m);
-		free(buf);
+		s->err = snapshot_open(r, s->id, it[i].buf, it[i].len, &s->m);
+		free(it[i].buf);
+		it[i].buf = NULL;
 		if (s->err)
 			log_err_r(s->err, "snapshot %.8s is damaged", hex);
 		else
 			s->loaded = 1;
 	}
+	for (i = 0; it && i < a.n; i++)
+		free(it[i].buf);
+	free(it);
 	if (ret) {
 		repo_snaps_free(a.s, a.n);
 		return ret;

@@ -47,7 +47,7 @@ struct restore_opts {
 	const char *const *paths;	/* subtrees to restore; NULL: all */
 	size_t npaths;
 	enum restore_overwrite overwrite;
-	unsigned int workers;		/* download threads; 0: 4 */
+	unsigned int workers;		/* download threads; 0: 8 */
 	int progress;
 };
 

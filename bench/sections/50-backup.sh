@@ -178,7 +178,9 @@ bk_lockstep() {
 	export PHIVAULT_REPOSITORY=s3://phv-bench/repo
 	export PHIVAULT_REPO_PASSPHRASE_FILE=$BENCH_PASSFILE
 	export RESTIC_PASSWORD_FILE=$BENCH_PASSFILE
-	rs=(restic -r "s3:$AWS_ENDPOINT_URL/restic-bench" --no-cache)
+	# restic keeps its default local metadata cache, as installed
+	rs=(restic -r "s3:$AWS_ENDPOINT_URL/restic-bench" --cache-dir \
+		"$BK_DIR/restic-cache")
 	"${phv[@]}" repo init --argon2 1:65536:1 --lock-mode governance \
 		--retention 1d >"$BK_DIR/p-init.log" 2>&1 ||
 		bk_log "phivault repo init failed: $(tail -1 "$BK_DIR/p-init.log")"
