@@ -533,7 +533,7 @@ struct lock_ctx {
 	struct repo *r;
 	struct drill_result *res;
 	time_t expect;			/* retained at least until */
-	char **packs;			/* sorted hex ids of the snapshot */
+	char **packs;			/* the snapshot's, hex, sorted */
 	size_t npacks;
 	char probe_key[256];		/* an index object that passed */
 	char *probe_vid;
@@ -732,9 +732,11 @@ static int check_locks(struct repo *r, const struct repo_snap *s,
 			  lock_name(r->mode), d);
 	else
 		set_check(res, DRILL_LOCKS, DRILL_PASSED, "%llu objects "
-			  "locked in %s mode until %s or later%s",
+			  "locked in %s mode until %s or later%s%s",
 			  (unsigned long long)res->objects_checked,
 			  lock_name(r->mode), d,
+			  l.expect < res->started ? ", a date already past: "
+			  "forget may now delete this snapshot" : "",
 			  r->mode == STORE_LOCK_GOVERNANCE ? " (GOVERNANCE: "
 			  "holders of s3:BypassGovernanceRetention can still "
 			  "delete)" : "");

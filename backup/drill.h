@@ -47,8 +47,8 @@
 enum drill_check_id {
 	DRILL_SNAPSHOT = 0,	/* a snapshot was found and loaded */
 	DRILL_RESTORE,		/* every selected file restored */
-	DRILL_VERIFY,		/* every restored byte matches its fingerprint */
-	DRILL_LOCKS,		/* every object it needs is locked long enough */
+	DRILL_VERIFY,		/* restored bytes match the snapshot */
+	DRILL_LOCKS,		/* what it needs is locked long enough */
 	DRILL_DELETE,		/* deleting a locked version is refused */
 	DRILL_RPO,		/* newest snapshot younger than the target */
 	DRILL_RTO,		/* estimated full restore within the target */
@@ -83,7 +83,7 @@ struct drill_opts {
 	const char *scratch_parent;	/* NULL: $TMPDIR, else /var/tmp */
 	int keep_scratch;		/* leave the restored tree (debug) */
 	int64_t rpo_target, rto_target;	/* seconds; 0: the defaults */
-	int skip_locks;			/* no lock check, no delete probe */
+	int skip_locks;			/* no lock check, no probe */
 	int skip_delete_probe;
 	time_t server_now;		/* from repo_clock_check() */
 };
@@ -94,7 +94,7 @@ struct drill_result {
 	char repo_url[512];		/* for the report; no credentials */
 	char host[256];			/* where the drill ran */
 	time_t started, finished;	/* server clock */
-	double seconds;			/* wall time of the whole drill */
+	double seconds;			/* wall time of the drill */
 
 	char snapshot[DRILL_ID_HEX];	/* "" when none could be loaded */
 	time_t snapshot_time;
@@ -104,11 +104,11 @@ struct drill_result {
 	size_t nsnapshots, nsnapshots_bad;
 
 	double sample;			/* as asked; 0: whole */
-	uint64_t files_total, bytes_total;	/* regular files of the tree */
+	uint64_t files_total, bytes_total;	/* regular files */
 	uint64_t files_selected, bytes_selected;
 	uint64_t files_restored, bytes_restored;
 	uint64_t files_bad;		/* restore or verify failed */
-	double restore_seconds;		/* reading, decrypting, writing */
+	double restore_seconds;		/* read, decrypt, write */
 	double verify_seconds;
 	double setup_seconds;		/* open, list and load snapshots */
 	double rate;			/* restored bytes per second */

@@ -456,7 +456,8 @@ static double nice_max(double v)
 static void svg_open(FILE *f, const char *title)
 {
 	fprintf(f, "<svg class=\"chart\" role=\"img\" width=\"100%%\" "
-		"viewBox=\"0 0 %.0f %.0f\" xmlns=\"http://www.w3.org/2000/svg\">"
+		"viewBox=\"0 0 %.0f %.0f\" "
+		"xmlns=\"http://www.w3.org/2000/svg\">"
 		"<title>", CW, CH);
 	html_str(f, title);
 	fprintf(f, "</title><text x=\"%.0f\" y=\"22\" font-size=\"15\" "

@@ -98,8 +98,9 @@ int report_store(struct repo *r, const struct drill_result *d,
 		 char **keyp);
 
 /*
- * Load every drill report in the repository (oldest version of each
- * drills/<name>.report), open it, check its signature and parse it, sorted oldest first.
+ * Load every drill report in the repository (the oldest version of each
+ * drills/<name>.report), open it, check its signature and parse it;
+ * sorted oldest first.
  * Reports that fail to verify are kept with ->verified 0 and ->passed 0.
  * Release with free().
  */

@@ -138,11 +138,11 @@ def test_random_and_named_snapshot(s3):
     first = (snaps[0] if isinstance(snaps, list) else
              snaps["snapshots"][0])["id"]
     r = run_drill(phv, tmp, "--snapshot", first[:8])
-    assert r.returncode == 0, (r.out, r.err)
+    assert r.returncode == 0, r.report["causes"]
     assert r.report["snapshot"] == first
     assert r.report["snapshots"] == 2
     r = run_drill(phv, tmp, "--random")
-    assert r.returncode == 0, (r.out, r.err)
+    assert r.returncode == 0, r.report["causes"]
     r = run_drill(phv, tmp, "--snapshot", "ffffffff")
     assert r.returncode == 1
     assert "snapshot" in causes(r.report)
