@@ -89,6 +89,8 @@ struct bk {
 	size_t nknown;			/* packs loaded from the store */
 	int64_t known_meta;		/* config and keys: the same */
 	time_t need_until;		/* U (backup.h): what we need */
+	int64_t sure_until;		/* every object we name is retained
+					 * at least until then (U..U+step) */
 	struct mf_node **pnodes;	/* sorted by path */
 	size_t npnodes;
 	int parent;
@@ -1097,6 +1099,8 @@ static int build_pack_table(struct bk *b, const uint8_t *fresh)
 			continue;
 		if (i < b->nknown && b->known[i] >= (int64_t)b->need_until) {
 			b->s->retention_known += 2;
+			if (b->known[i] < b->sure_until)
+				b->sure_until = b->known[i];
 			continue;
 		}
 		/* extend the pack and its index to our retain-until */
@@ -1179,6 +1183,7 @@ static int bk_setup(struct bk *b, struct repo *r, const struct backup_opts *o,
 	b->m.retain_until = b->need_until;
 	if (b->need_until)
 		b->m.retain_until += step_of(r, o->step);
+	b->sure_until = b->m.retain_until;
 	s->retain_until = (time_t)b->m.retain_until;
 	if (secmem_random(b->m.id, MF_ID_LEN) ||
 	    secmem_random(b->dk, REPO_KEY_LEN))
@@ -1270,6 +1275,10 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 	ret = build_pack_table(&b, fresh);
 	/* config and keys were extended by every snapshot */
 	if (!ret && r->mode != STORE_LOCK_NONE &&
+	    b.known_meta >= (int64_t)b.need_until &&
+	    b.known_meta < b.sure_until)
+		b.sure_until = b.known_meta;
+	if (!ret && r->mode != STORE_LOCK_NONE &&
 	    b.known_meta < (int64_t)b.need_until) {
 		ea.b = &b;
 		ea.err = 0;
@@ -1285,6 +1294,13 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 		goto out;
 	s->retention_extended = b.up.extended;
 
+	/*
+	 * The manifest's retain-until must hold for every object it names:
+	 * later runs trust it (known_retention).  Reused objects that were
+	 * not extended may be locked for less than U + step.
+	 */
+	b.m.retain_until = b.sure_until;
+	s->retain_until = (time_t)b.sure_until;
 	b.m.files = s->files;
 	b.m.dirs = s->dirs;
 	b.m.bytes = s->bytes_total;

@@ -308,7 +308,9 @@ def test_retention_extended_to_each_snapshot(tmp_path, rgw, bucket, tool):
             assert int(h["retain_until_epoch"]) >= second["retain_until"]
 
     # with the default step the next unchanged runs extend nothing
+    time.sleep(1.1)
     third = phv.json("backup", src)
+    assert third["retention_extended"] == 2 * len(reused) + 2, third
     fourth = phv.json("backup", src)
     assert fourth["retention_extended"] == 0, fourth
     assert fourth["retention_known"] == 2 * len(reused)
