@@ -310,8 +310,11 @@ int fc_plain_size(uint64_t bsize, uint32_t bs, uint64_t *sizep)
 	*sizep = n * bs;
 	if (rem == 0)
 		return 0;
-	if (rem <= BLK_OVERHEAD)
+	if (rem <= BLK_OVERHEAD) {
+		/* counted in, so that readers reach the tail and fail */
+		*sizep += rem;
 		return -PHV_EFORMAT;
+	}
 	*sizep += rem - BLK_OVERHEAD;
 	return 0;
 }
@@ -350,36 +353,62 @@ static int all_zero(const uint8_t *p, size_t len)
 	return 1;
 }
 
-/* Open one backing block c of clen bytes (clen > BLK_OVERHEAD) into pt. */
-static int blk_open(const struct fcrypt *fc, uint64_t idx, const uint8_t *c,
-		    size_t clen, uint8_t *pt)
+/* AAD of a block: file ID || u64 index || u8 "last block of the file". */
+static void blk_ad(const struct fcrypt *fc, uint64_t idx, int last,
+		   uint8_t ib[static 9], struct aead_ad ad[static 2])
 {
-	size_t plen = clen - BLK_OVERHEAD;
-	uint8_t ib[8];
-	struct aead_ad ad[2] = { { fc->file_id, FILE_ID_LEN }, { ib, 8 } };
-
-	if (all_zero(c, AEAD_NONCE_LEN) &&
-	    all_zero(c + clen - AEAD_TAG_LEN, AEAD_TAG_LEN) &&
-	    all_zero(c, clen)) {
-		memset(pt, 0, plen);
-		return 0;
-	}
 	put32(ib, (uint32_t)(idx >> 32));
 	put32(ib + 4, (uint32_t)idx);
-	return aead_open(fc->dek, c, ad, 2, c + AEAD_NONCE_LEN, plen, pt,
-			 c + clen - AEAD_TAG_LEN);
+	ib[8] = last ? 1 : 0;
+	ad[0].p = fc->file_id;
+	ad[0].len = FILE_ID_LEN;
+	ad[1].p = ib;
+	ad[1].len = 9;
+}
+
+static int blk_try(const struct fcrypt *fc, uint64_t idx, int last,
+		   const uint8_t *c, size_t clen, uint8_t *pt)
+{
+	struct aead_ad ad[2];
+	uint8_t ib[9];
+
+	blk_ad(fc, idx, last, ib, ad);
+	return aead_open(fc->dek, c, ad, 2, c + AEAD_NONCE_LEN,
+			 clen - BLK_OVERHEAD, pt, c + clen - AEAD_TAG_LEN);
+}
+
+/*
+ * Open backing block c (clen > BLK_OVERHEAD bytes) into pt.  The file's
+ * last block must be sealed as last: that is what makes a file cut at a
+ * block boundary fail.  Other blocks may be holes (all zero), or sealed
+ * as last by an append that was interrupted before it re-sealed them.
+ */
+static int blk_open(const struct fcrypt *fc, uint64_t idx, const uint8_t *c,
+		    size_t clen, uint8_t *pt, int last)
+{
+	int r;
+
+	if (!last && all_zero(c, AEAD_NONCE_LEN) &&
+	    all_zero(c + clen - AEAD_TAG_LEN, AEAD_TAG_LEN) &&
+	    all_zero(c, clen)) {
+		memset(pt, 0, clen - BLK_OVERHEAD);
+		return 0;
+	}
+	r = blk_try(fc, idx, last, c, clen, pt);
+	if (r == -PHV_EAUTH && !last)
+		r = blk_try(fc, idx, 1, c, clen, pt);
+	return r;
 }
 
 /* Seal plen bytes of pt as block idx into c (plen + BLK_OVERHEAD). */
-static int blk_seal(const struct fcrypt *fc, uint64_t idx, const uint8_t *pt,
-		    size_t plen, uint8_t *c)
+static int blk_seal(const struct fcrypt *fc, uint64_t idx, int last,
+		    const uint8_t *pt, size_t plen, uint8_t *c)
 {
-	uint8_t ib[8];
-	struct aead_ad ad[2] = { { fc->file_id, FILE_ID_LEN }, { ib, 8 } };
+	struct aead_ad ad[2];
+	uint8_t ib[9];
 	int r;
 
-	put32(ib, (uint32_t)(idx >> 32));
-	put32(ib + 4, (uint32_t)idx);
+	blk_ad(fc, idx, last, ib, ad);
 	r = secmem_random(c, AEAD_NONCE_LEN);
 	if (!r)
 		r = aead_seal(fc->dek, c, ad, 2, pt, plen, c + AEAD_NONCE_LEN,
@@ -391,7 +420,7 @@ ssize_t fc_pread(struct fcrypt *fc, void *buf, size_t len, uint64_t off,
 		 uint64_t *badp)
 {
 	uint64_t first, last, idx, cbs = fc->bs + BLK_OVERHEAD;
-	uint8_t *cbuf, *tmp = NULL, *out = buf;
+	uint8_t *cbuf, *tmp, *out = buf;
 	size_t done = 0, clen, want;
 	ssize_t got;
 	int r = 0;
@@ -401,21 +430,24 @@ ssize_t fc_pread(struct fcrypt *fc, void *buf, size_t len, uint64_t off,
 	first = off / fc->bs;
 	last = (off + len - 1) / fc->bs;
 	want = (size_t)((last - first + 1) * cbs);
-	cbuf = scratch_get(want + fc->bs);
+	cbuf = scratch_get(want + 1 + fc->bs);
 	if (!cbuf)
 		return -ENOMEM;
-	tmp = cbuf + want;
-	got = pread_all(fc->fd, cbuf, want, blk_off(fc, first));
+	tmp = cbuf + want + 1;
+	/* one byte more tells whether the last block read is the file's */
+	got = pread_all(fc->fd, cbuf, want + 1, blk_off(fc, first));
 	if (got < 0)
 		return got;
 
 	for (idx = first; idx <= last; idx++) {
 		size_t pos = (size_t)((idx - first) * cbs), plen, skip, n;
 		uint8_t *c = cbuf + pos;
+		int is_last;
 
 		if ((size_t)got <= pos)
 			break;			/* past the end */
 		clen = (size_t)got - pos < cbs ? (size_t)got - pos : cbs;
+		is_last = pos + clen >= (size_t)got;
 		if (clen <= BLK_OVERHEAD) {
 			r = -PHV_EAUTH;		/* impossible tail */
 			*badp = idx;
@@ -429,9 +461,9 @@ ssize_t fc_pread(struct fcrypt *fc, void *buf, size_t len, uint64_t off,
 		if (n > len - done)
 			n = len - done;
 		if (skip == 0 && n == plen) {
-			r = blk_open(fc, idx, c, clen, out + done);
+			r = blk_open(fc, idx, c, clen, out + done, is_last);
 		} else {
-			r = blk_open(fc, idx, c, clen, tmp);
+			r = blk_open(fc, idx, c, clen, tmp, is_last);
 			if (!r)
 				memcpy(out + done, tmp + skip, n);
 		}
@@ -440,11 +472,10 @@ ssize_t fc_pread(struct fcrypt *fc, void *buf, size_t len, uint64_t off,
 			break;
 		}
 		done += n;
-		if (plen < fc->bs)
-			break;			/* last block of the file */
+		if (is_last)
+			break;
 	}
-	if (tmp)
-		secmem_wipe(tmp, fc->bs);
+	secmem_wipe(tmp, fc->bs);
 	return r ? r : (ssize_t)done;
 }
 
@@ -469,16 +500,20 @@ static int blk_read(struct fcrypt *fc, uint64_t idx, uint64_t size,
 		*badp = idx;
 		return -PHV_EAUTH;
 	}
-	r = blk_open(fc, idx, c, plen + BLK_OVERHEAD, pt);
+	r = blk_open(fc, idx, c, plen + BLK_OVERHEAD, pt,
+		     idx == (size - 1) / fc->bs);
 	if (r)
 		*badp = idx;
 	return r;
 }
 
-/* Rewrite block idx (currently the partial last block of a file of size
- * `size`) as plen plaintext bytes, zero padded. */
-static int blk_resize(struct fcrypt *fc, uint64_t idx, uint64_t size,
-		      size_t plen, uint64_t *badp)
+/*
+ * Rewrite block idx of a file of plaintext size `size` (a block at or past
+ * the end counts as zeros) as plen bytes, zero padded, sealed as `last`
+ * or not.  One pwrite.
+ */
+static int blk_reseal(struct fcrypt *fc, uint64_t idx, uint64_t size,
+		      size_t plen, int last, uint64_t *badp)
 {
 	uint8_t *c = scratch_get(2 * (fc->bs + BLK_OVERHEAD) + fc->bs);
 	uint8_t *pt;
@@ -488,10 +523,10 @@ static int blk_resize(struct fcrypt *fc, uint64_t idx, uint64_t size,
 		return -ENOMEM;
 	pt = c + fc->bs + BLK_OVERHEAD;
 	r = blk_read(fc, idx, size, pt, c, badp);
-	if (!r && size - idx * fc->bs > plen)
+	if (!r && plen < fc->bs)
 		memset(pt + plen, 0, fc->bs - plen);
 	if (!r)
-		r = blk_seal(fc, idx, pt, plen, c);
+		r = blk_seal(fc, idx, last, pt, plen, c);
 	if (!r)
 		r = pwrite_all(fc->fd, c, plen + BLK_OVERHEAD,
 			       blk_off(fc, idx));
@@ -499,13 +534,20 @@ static int blk_resize(struct fcrypt *fc, uint64_t idx, uint64_t size,
 	return r;
 }
 
+/*
+ * Appending moves the "last" mark: the new blocks are written first (the
+ * old last block, padded to full size, still sealed as last), and only
+ * then is the old last block re-sealed as an inner block.  A crash in
+ * between leaves an inner block sealed as last, which readers accept.
+ */
 ssize_t fc_pwrite(struct fcrypt *fc, const void *buf, size_t len,
 		  uint64_t off, uint64_t *badp)
 {
-	uint64_t size, nsize, first, last, idx, cbs = fc->bs + BLK_OVERHEAD;
+	uint64_t size, nsize, first, last, idx, nlast, oldlast = 0;
+	uint64_t cbs = fc->bs + BLK_OVERHEAD;
 	const uint8_t *in = buf;
 	uint8_t *cbuf, *pt, *rc;
-	size_t nblk;
+	size_t nblk, wlen;
 	int r;
 
 	if (!len)
@@ -517,16 +559,20 @@ ssize_t fc_pwrite(struct fcrypt *fc, const void *buf, size_t len,
 	}
 	r = fc_size(fc, &size);
 	if (r)
-		return r;
+		return r == -PHV_EFORMAT ? -PHV_EAUTH : r;
 	nsize = off + len > size ? off + len : size;
 	first = off / fc->bs;
 	last = (off + len - 1) / fc->bs;
+	nlast = (nsize - 1) / fc->bs;
+	if (size)
+		oldlast = (size - 1) / fc->bs;
 
-	/* a partial last block that is no longer last becomes full */
-	if (size % fc->bs && size / fc->bs < first) {
-		r = blk_resize(fc, size / fc->bs, size, fc->bs, badp);
+	/* a partial last block before the range becomes a full one */
+	if (size && size % fc->bs && oldlast < first) {
+		r = blk_reseal(fc, oldlast, size, fc->bs, 1, badp);
 		if (r)
 			return r;
+		size = (oldlast + 1) * fc->bs;
 	}
 
 	nblk = (size_t)(last - first + 1);
@@ -535,46 +581,41 @@ ssize_t fc_pwrite(struct fcrypt *fc, const void *buf, size_t len,
 		return -ENOMEM;
 	pt = cbuf + nblk * cbs;
 	rc = pt + fc->bs;
+	wlen = 0;
 	for (idx = first; idx <= last; idx++) {
 		uint64_t bstart = idx * fc->bs;
 		uint64_t bend = bstart + fc->bs < nsize ? bstart + fc->bs : nsize;
 		uint64_t ws = off > bstart ? off : bstart;
 		uint64_t we = off + len < bend ? off + len : bend;
 		size_t plen = (size_t)(bend - bstart);
-		uint8_t *c = cbuf + (idx - first) * cbs;
+		uint8_t *c = cbuf + wlen;
 
 		if (ws == bstart && we == bend) {
-			r = blk_seal(fc, idx, in + (bstart - off), plen, c);
+			r = blk_seal(fc, idx, idx == nlast, in + (bstart - off),
+				     plen, c);
 		} else {
 			r = blk_read(fc, idx, size, pt, rc, badp);
 			if (r)
 				break;
 			memcpy(pt + (ws - bstart), in + (ws - off),
 			       (size_t)(we - ws));
-			r = blk_seal(fc, idx, pt, plen, c);
+			r = blk_seal(fc, idx, idx == nlast, pt, plen, c);
 		}
 		if (r)
 			break;
-		/* only the file's last block can be short */
-		if (plen < fc->bs) {
-			nblk = (size_t)(idx - first) * cbs + plen +
-			       BLK_OVERHEAD;
-			goto write;
-		}
+		wlen += plen + BLK_OVERHEAD;
 	}
-	if (r)
-		goto out;
-	nblk = nblk * cbs;
-write:
-	r = pwrite_all(fc->fd, cbuf, nblk, blk_off(fc, first));
-out:
 	secmem_wipe(pt, fc->bs);
+	if (!r)
+		r = pwrite_all(fc->fd, cbuf, wlen, blk_off(fc, first));
+	if (!r && size && nlast > oldlast && oldlast < first)
+		r = blk_reseal(fc, oldlast, size, fc->bs, 0, badp);
 	return r ? r : (ssize_t)len;
 }
 
 int fc_truncate(struct fcrypt *fc, uint64_t nsize, uint64_t *badp)
 {
-	uint64_t size;
+	uint64_t size, nlast, oldlast;
 	int r;
 
 	if (!fc->has_hdr) {
@@ -585,32 +626,45 @@ int fc_truncate(struct fcrypt *fc, uint64_t nsize, uint64_t *badp)
 			return r;
 	}
 	r = fc_size(fc, &size);
+	if (r == -PHV_EFORMAT && nsize < size)
+		r = 0;		/* cutting a damaged tail away is allowed */
 	if (r)
-		return r;
+		return r == -PHV_EFORMAT ? -PHV_EAUTH : r;
 	if (nsize == size)
 		return 0;
+	nlast = nsize ? (nsize - 1) / fc->bs : 0;
 	if (nsize < size) {
-		if (nsize % fc->bs) {
-			r = blk_resize(fc, nsize / fc->bs, size,
-				       (size_t)(nsize % fc->bs), badp);
+		/* the new last block is sealed as last, then cut */
+		if (nsize) {
+			r = blk_reseal(fc, nlast, size,
+				       (size_t)(nsize - nlast * fc->bs), 1,
+				       badp);
 			if (r)
 				return r;
 		}
-	} else if (size % fc->bs) {
-		uint64_t idx = size / fc->bs;
-
-		if ((nsize - 1) / fc->bs == idx) {
-			size_t plen = (size_t)(nsize - idx * fc->bs);
-
-			return blk_resize(fc, idx, size, plen, badp);
-		}
-		r = blk_resize(fc, idx, size, fc->bs, badp);
+		if (ftruncate(fc->fd, (off_t)fc_backing_size(nsize, fc->bs)))
+			return -errno;
+		return 0;
+	}
+	if (!size)
+		return blk_reseal(fc, nlast, 0, (size_t)(nsize - nlast * fc->bs),
+				  1, badp);
+	oldlast = (size - 1) / fc->bs;
+	if (oldlast == nlast)
+		return blk_reseal(fc, nlast, size,
+				  (size_t)(nsize - nlast * fc->bs), 1, badp);
+	if (size % fc->bs) {
+		r = blk_reseal(fc, oldlast, size, fc->bs, 1, badp);
 		if (r)
 			return r;
+		size = (oldlast + 1) * fc->bs;
 	}
-	if (ftruncate(fc->fd, (off_t)fc_backing_size(nsize, fc->bs)))
-		return -errno;
-	return 0;
+	/* a sealed last block of zeros; the gap before it is a hole */
+	r = blk_reseal(fc, nlast, size, (size_t)(nsize - nlast * fc->bs), 1,
+		       badp);
+	if (!r)
+		r = blk_reseal(fc, oldlast, size, fc->bs, 0, badp);
+	return r;
 }
 
 /* ---- directory IDs -------------------------------------------------- */

@@ -469,7 +469,10 @@ static int node_open(struct vol_fuse *f, struct node *n)
 	if (fs->nopen++)
 		goto out;
 	procpath(n->fd, p);
-	fd = open(p, O_RDWR | O_CLOEXEC);
+	/* O_NOATIME: our own header reads must not touch atime */
+	fd = open(p, O_RDWR | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(p, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
 		fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -1528,11 +1531,27 @@ static const struct fuse_lowlevel_ops vol_ops = {
 static void raise_nofile(void)
 {
 	struct rlimit rl;
+	unsigned long nr = 0;
+	FILE *fp;
 
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	/* one O_PATH descriptor per inode the kernel holds: as many as the
+	 * system allows (root may raise the hard limit) */
+	fp = fopen("/proc/sys/fs/nr_open", "r");
+	if (fp) {
+		if (fscanf(fp, "%lu", &nr) != 1)
+			nr = 0;
+		fclose(fp);
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (nr > rl.rlim_max) {
+		struct rlimit want = { nr, nr };
+
+		if (!setrlimit(RLIMIT_NOFILE, &want))
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 int vol_fuse_new(struct vol *vol, const char *mountpoint,
