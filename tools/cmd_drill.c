@@ -112,8 +112,34 @@ static int parse_target(const char *name, const char *s, int64_t *secsp)
 {
 	if (!repo_parse_duration(s, secsp))
 		return 0;
-	fail("--%s: '%s' is not a duration like 26h or 90m", name, s);
+	fail("%s: '%s' is not a duration like 26h or 90m", name, s);
 	return -EINVAL;
+}
+
+/* Defaults from the environment (docs/CONFIG.md); options override. */
+static int env_defaults(struct dopts *o)
+{
+	const char *v;
+
+	o->repo = getenv("PHIVAULT_REPOSITORY");
+	o->alert_hook = getenv("PHIVAULT_ALERT_HOOK");
+	if (o->alert_hook && !*o->alert_hook)
+		o->alert_hook = NULL;
+	o->d.rpo_target = DRILL_RPO_TARGET;
+	o->d.rto_target = DRILL_RTO_TARGET;
+	v = getenv("PHIVAULT_RPO");
+	if (v && *v && parse_target("PHIVAULT_RPO", v, &o->d.rpo_target))
+		return -EINVAL;
+	v = getenv("PHIVAULT_RTO");
+	if (v && *v && parse_target("PHIVAULT_RTO", v, &o->d.rto_target))
+		return -EINVAL;
+	v = getenv("PHIVAULT_DRILL_SAMPLE");
+	if (v && *v && parse_sample(v, &o->d.sample)) {
+		fail("PHIVAULT_DRILL_SAMPLE: '%s' is not a fraction in (0, 1]",
+		     v);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct dopts *o)
@@ -121,9 +147,8 @@ static int parse_opts(int argc, char **argv, struct dopts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->repo = getenv("PHIVAULT_REPOSITORY");
-	o->d.rpo_target = DRILL_RPO_TARGET;
-	o->d.rto_target = DRILL_RTO_TARGET;
+	if (env_defaults(o))
+		return -EINVAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "q", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -150,12 +175,12 @@ static int parse_opts(int argc, char **argv, struct dopts *o)
 			}
 			break;
 		case OPT_RPO:
-			if (parse_target("rpo-target", optarg,
+			if (parse_target("--rpo-target", optarg,
 					 &o->d.rpo_target))
 				return -EINVAL;
 			break;
 		case OPT_RTO:
-			if (parse_target("rto-target", optarg,
+			if (parse_target("--rto-target", optarg,
 					 &o->d.rto_target))
 				return -EINVAL;
 			break;

@@ -398,3 +398,32 @@ def test_html_renders_in_headless_chromium(s3, tmp_path):
                    capture_output=True, timeout=120)
     data = png.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20000
+
+
+def test_targets_and_sample_from_the_environment(tmp_path):
+    """What `phivault --volume NAME drill` exports from the config file."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_tree(str(src), big=100_000)
+    pw = tmp_path / "pass"
+    pw.write_text("env passphrase\n")
+    phv = Phv(str(tmp_path / "repo"), pw)
+    phv.run("repo", "init", "--argon2", FAST_ARGON, check=0)
+    phv.run("backup", src, check=0)
+    time.sleep(2.5)
+    hook_out = tmp_path / "hook.json"
+    env = {"PHIVAULT_RPO": "1s", "PHIVAULT_RTO": "9h",
+           "PHIVAULT_DRILL_SAMPLE": "0.5",
+           "PHIVAULT_ALERT_HOOK": "cat > %s" % hook_out}
+    r = run_drill(phv, tmp_path, env=env)
+    assert r.returncode == 1
+    rep = r.report
+    assert rep["rpo_target_seconds"] == 1
+    assert rep["rto_target_seconds"] == 9 * 3600
+    assert rep["sample"] == pytest.approx(0.5)
+    assert json.loads(hook_out.read_text())["drill_id"] == rep["drill_id"]
+    # options win over the environment
+    r = run_drill(phv, tmp_path, "--rpo-target", "1d", "--sample", "100%",
+                  env=env)
+    assert r.returncode == 0, r.report["causes"]
+    assert r.report["sample"] == 0
