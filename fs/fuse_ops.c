@@ -57,6 +57,7 @@ struct node_fs {
 
 struct node {
 	struct node *hnext;		/* tab_lock */
+	struct node *lprev, *lnext;	/* age list for eviction; tab_lock */
 	dev_t dev;
 	ino_t ino;
 	int fd;				/* O_PATH, immutable */
@@ -79,6 +80,33 @@ struct vol_fuse {
 
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct node *tab[1U << TAB_BITS];
+
+/*
+ * Every node holds a descriptor, and RLIMIT_NOFILE may be small (its hard
+ * limit cannot be raised without CAP_SYS_RESOURCE).  Above a high-water
+ * mark the evictor thread asks the kernel to drop its oldest dentries
+ * (notify_inval_entry), the kernel then forgets the inodes and we close
+ * their descriptors.  The notification must not come from a request
+ * thread: the kernel may hold the directory lock the request waits on.
+ */
+static struct node age_list = { .lprev = &age_list, .lnext = &age_list };
+static unsigned long nnodes, hiwat = 12000, lowat = 9000;	/* tab_lock */
+static pthread_cond_t evict_cond = PTHREAD_COND_INITIALIZER;
+static int evict_stop;
+
+static void age_unlink(struct node *n)
+{
+	n->lprev->lnext = n->lnext;
+	n->lnext->lprev = n->lprev;
+}
+
+static void age_append(struct node *n)
+{
+	n->lprev = age_list.lprev;
+	n->lnext = &age_list;
+	age_list.lprev->lnext = n;
+	age_list.lprev = n;
+}
 
 struct dirh {
 	DIR *dp;
@@ -147,6 +175,12 @@ static struct node *node_get(struct node *parent, const char *name, int fd,
 		n->hnext = tab[h];
 		tab[h] = n;
 		fd = -1;
+		age_append(n);
+		if (++nnodes > hiwat)
+			pthread_cond_signal(&evict_cond);
+	} else {
+		age_unlink(n);
+		age_append(n);
 	}
 	n->nlookup++;
 	if (nm && parent && n->parent != parent) {
@@ -185,6 +219,8 @@ static void node_free_locked(struct node *n)
 		struct node *p = n->parent;
 
 		h = tab_hash(n->dev, n->ino);
+		age_unlink(n);
+		nnodes--;
 		for (pp = &tab[h]; *pp; pp = &(*pp)->hnext) {
 			if (*pp == n) {
 				*pp = n->hnext;
@@ -356,6 +392,25 @@ static int node_stat(struct vol_fuse *f, struct node *n, struct stat *st)
 	return 0;
 }
 
+/* openat(O_PATH), waiting for the evictor when out of descriptors. */
+static int open_path_retry(int dirfd, const char *bname)
+{
+	int fd, i;
+
+	for (i = 0; i < 200; i++) {
+		fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != EMFILE && errno != ENFILE)
+			return -errno;
+		pthread_mutex_lock(&tab_lock);
+		pthread_cond_signal(&evict_cond);
+		pthread_mutex_unlock(&tab_lock);
+		usleep(10000);
+	}
+	return -EMFILE;
+}
+
 static int do_lookup(struct vol_fuse *f, struct node *dn, const char *name,
 		     struct fuse_entry_param *e)
 {
@@ -369,9 +424,9 @@ static int do_lookup(struct vol_fuse *f, struct node *dn, const char *name,
 	r = node_bname(f, dn, name, bname, NULL);
 	if (r < 0)
 		return r;
-	fd = openat(dn->fd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_path_retry(dn->fd, bname);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
 		r = -errno;
 		close(fd);
@@ -1528,6 +1583,56 @@ static const struct fuse_lowlevel_ops vol_ops = {
 	.fallocate = op_fallocate,
 };
 
+struct inval {
+	fuse_ino_t parent;
+	char name[VOL_NAME_MAX + 1];
+};
+
+#define EVICT_BATCH	512
+
+static void *evictor(void *arg)
+{
+	struct vol_fuse *f = arg;
+	struct inval *iv = calloc(EVICT_BATCH, sizeof(*iv));
+	struct node *n, *next;
+	int k, i;
+
+	if (!iv)
+		return NULL;
+	pthread_mutex_lock(&tab_lock);
+	while (!evict_stop) {
+		if (nnodes <= hiwat) {
+			pthread_cond_wait(&evict_cond, &tab_lock);
+			continue;
+		}
+		k = 0;
+		for (n = age_list.lnext; n != &age_list && k < EVICT_BATCH &&
+		     nnodes - (unsigned long)k > lowat; n = next) {
+			next = n->lnext;
+			if (!n->parent || !n->name ||
+			    (n->fs && n->fs->nopen))
+				continue;
+			iv[k].parent = n->parent == &f->root ? FUSE_ROOT_ID :
+				       (uintptr_t)n->parent;
+			snprintf(iv[k].name, sizeof(iv[k].name), "%s",
+				 n->name);
+			age_unlink(n);
+			age_append(n);		/* not picked again at once */
+			k++;
+		}
+		pthread_mutex_unlock(&tab_lock);
+		for (i = 0; i < k; i++)
+			fuse_lowlevel_notify_inval_entry(f->se, iv[i].parent,
+							 iv[i].name,
+							 strlen(iv[i].name));
+		usleep(k ? 2000 : 50000);
+		pthread_mutex_lock(&tab_lock);
+	}
+	pthread_mutex_unlock(&tab_lock);
+	free(iv);
+	return NULL;
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -1548,10 +1653,19 @@ static void raise_nofile(void)
 		struct rlimit want = { nr, nr };
 
 		if (!setrlimit(RLIMIT_NOFILE, &want))
-			return;
+			rl = want;
 	}
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* leave room for open files, directories and libfuse */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4000000) {
+		hiwat = rl.rlim_cur * 3 / 4 > 1000 ? rl.rlim_cur * 3 / 4 :
+			1000;
+		lowat = hiwat * 3 / 4;
+	}
 }
 
 int vol_fuse_new(struct vol *vol, const char *mountpoint,
@@ -1611,7 +1725,8 @@ fail:
 int vol_fuse_run(struct vol_fuse *f)
 {
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	int r;
+	pthread_t ev;
+	int r, have_ev;
 
 	if (!cfg)
 		return -ENOMEM;
@@ -1622,7 +1737,15 @@ int vol_fuse_run(struct vol_fuse *f)
 	fuse_loop_cfg_set_clone_fd(cfg, 1);
 	fuse_loop_cfg_set_idle_threads(cfg, 4);
 	fuse_loop_cfg_set_max_threads(cfg, 32);
+	have_ev = !pthread_create(&ev, NULL, evictor, f);
 	r = fuse_session_loop_mt(f->se, cfg);
+	if (have_ev) {
+		pthread_mutex_lock(&tab_lock);
+		evict_stop = 1;
+		pthread_cond_signal(&evict_cond);
+		pthread_mutex_unlock(&tab_lock);
+		pthread_join(ev, NULL);
+	}
 	fuse_remove_signal_handlers(f->se);
 	fuse_loop_cfg_destroy(cfg);
 	return r < 0 ? r : 0;
