@@ -426,7 +426,11 @@ static int open_cb(const char *path, const struct stat *sb, int flag,
 
 static void remove_scratch(const char *dir)
 {
-	nftw(dir, open_cb, 16, FTW_PHYS);
+	int i;
+
+	/* each pass opens one more level of unreadable directories */
+	for (i = 0; i < 4; i++)
+		nftw(dir, open_cb, 16, FTW_PHYS);
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
