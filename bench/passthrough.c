@@ -10,14 +10,20 @@
  * directory is the price of FUSE itself. To keep that split honest it uses
  * the same libfuse low-level API and multi-threaded loop as phivault.
  *
- * Design. Every inode the kernel knows about is a struct pt_inode holding
- * an O_PATH descriptor of the source object, keyed in a hash table by the
- * source (st_dev, st_ino) so that hard links and repeated lookups share
- * one node. The FUSE node id is the address of the struct (the root is
+ * Design. Every inode the kernel knows about is a struct pt_inode, keyed
+ * in a hash table by the source (st_dev, st_ino) so that hard links and
+ * repeated lookups share one node. A directory node holds an O_PATH
+ * descriptor of the source directory. Any other node holds a file handle
+ * (name_to_handle_at) and opens it on demand, so that 100,000 known files
+ * do not need 100,000 descriptors; where handles do not work (another
+ * mount, no CAP_DAC_READ_SEARCH) it holds an O_PATH descriptor too.
+ * The FUSE node id is the address of the struct (the root is
  * FUSE_ROOT_ID). nlookup counts the kernel's references: lookup, create,
  * mkdir, symlink, link and readdirplus add one, forget takes them away,
  * and the node is closed and freed at zero. Operations on an O_PATH fd
- * that need a real descriptor go through /proc/self/fd/N.
+ * that need a real descriptor go through /proc/self/fd/N. main() still
+ * raises the open-file limit as far as it may, for directories and for
+ * the fallback.
  *
  * Locking: table_lock guards the hash table and every nlookup. Nothing
  * else is shared between threads; open files and directory streams
@@ -41,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -54,7 +61,8 @@ struct pt_inode {
 	struct pt_inode *next;		/* hash chain; table_lock */
 	dev_t dev;
 	ino_t ino;
-	int fd;				/* O_PATH, owned */
+	int fd;				/* O_PATH, owned; or -1 */
+	struct file_handle *handle;	/* when fd is -1; owned */
 	uint64_t nlookup;		/* table_lock */
 };
 
@@ -72,6 +80,9 @@ static struct pt_inode pt_root;
 static struct pt_inode *table[PT_BUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static double entry_timeout = 1.0;
+static int mount_fd = -1;		/* source root, for open_by_handle_at */
+static int mount_id;			/* handles only for this mount */
+static int use_handles;
 
 static unsigned int pt_hash(dev_t dev, ino_t ino)
 {
@@ -99,6 +110,49 @@ static void pt_proc_path(char buf[static 64], int fd)
 	snprintf(buf, 64, "/proc/self/fd/%d", fd);
 }
 
+/*
+ * A file handle for the object fd refers to, or NULL (out of memory, not
+ * supported, or on another mount than the source root).
+ */
+static struct file_handle *pt_make_handle(int fd)
+{
+	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
+	struct file_handle *small;
+	int mid;
+
+	if (!h)
+		return NULL;
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", h, &mid, AT_EMPTY_PATH) ||
+	    mid != mount_id) {
+		free(h);
+		return NULL;
+	}
+	small = realloc(h, sizeof(*h) + h->handle_bytes);
+	return small ? small : h;
+}
+
+/*
+ * An O_PATH descriptor for node: its own, or a new one in *tmpp that the
+ * caller closes with pt_fd_done(). Returns -1 with errno set on failure
+ * (ESTALE when the file is gone).
+ */
+static int pt_fd(struct pt_inode *node, int *tmpp)
+{
+	*tmpp = -1;
+	if (node->fd >= 0)
+		return node->fd;
+	*tmpp = open_by_handle_at(mount_fd, node->handle,
+				  O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return *tmpp;
+}
+
+static void pt_fd_done(int tmp)
+{
+	if (tmp >= 0)
+		close(tmp);
+}
+
 /* Unlink node from its chain; table_lock held. */
 static void pt_unhash(struct pt_inode *node)
 {
@@ -124,13 +178,24 @@ static struct pt_inode *pt_get(int fd, const struct stat *st)
 	for (node = table[h]; node; node = node->next)
 		if (node->dev == st->st_dev && node->ino == st->st_ino)
 			break;
+	if (node && node->fd < 0 && S_ISDIR(st->st_mode)) {
+		/*
+		 * The inode number of a deleted file now names a directory;
+		 * the old node lives on, unhashed, until it is forgotten.
+		 */
+		pt_unhash(node);
+		node = NULL;
+	}
 	if (!node) {
 		node = calloc(1, sizeof(*node));
 		if (node) {
 			node->dev = st->st_dev;
 			node->ino = st->st_ino;
-			node->fd = fd;
-			fd = -1;
+			if (use_handles && !S_ISDIR(st->st_mode))
+				node->handle = pt_make_handle(fd);
+			node->fd = node->handle ? -1 : fd;
+			if (!node->handle)
+				fd = -1;
 			node->next = table[h];
 			table[h] = node;
 		}
@@ -155,7 +220,9 @@ static void pt_put(struct pt_inode *node, uint64_t n)
 	}
 	pthread_mutex_unlock(&table_lock);
 	if (drop) {
-		close(node->fd);
+		if (node->fd >= 0)
+			close(node->fd);
+		free(node->handle);
 		free(node);
 	}
 }
@@ -214,9 +281,12 @@ static void pt_destroy(void *userdata)
 	for (i = 0; i < PT_BUCKETS; i++) {
 		for (node = table[i]; node; node = next) {
 			next = node->next;
-			close(node->fd);
-			if (node != &pt_root)
+			if (node->fd >= 0)
+				close(node->fd);
+			if (node != &pt_root) {
+				free(node->handle);
 				free(node);
+			}
 		}
 		table[i] = NULL;
 	}
@@ -258,15 +328,20 @@ static void pt_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct stat st;
-	int r;
+	int tmp, fd, r, err;
 
-	if (fi)
+	if (fi) {
 		r = fstat((int)fi->fh, &st);
-	else
-		r = fstatat(pt_node(ino)->fd, "", &st,
-			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	} else {
+		fd = pt_fd(pt_node(ino), &tmp);
+		r = fd < 0 ? -1 : fstatat(fd, "", &st,
+					  AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	}
+	err = errno;
+	if (!fi)
+		pt_fd_done(tmp);
 	if (r)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_attr(req, &st, entry_timeout);
 }
@@ -325,10 +400,14 @@ static int pt_apply_attr(int fd, int opened, const struct stat *attr,
 static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int valid, struct fuse_file_info *fi)
 {
-	int fd = fi ? (int)fi->fh : pt_node(ino)->fd;
+	int tmp = -1, fd, err = 0;
 
-	if (pt_apply_attr(fd, fi != NULL, attr, valid))
-		fuse_reply_err(req, errno);
+	fd = fi ? (int)fi->fh : pt_fd(pt_node(ino), &tmp);
+	if (fd < 0 || pt_apply_attr(fd, fi != NULL, attr, valid))
+		err = errno;
+	pt_fd_done(tmp);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		pt_getattr(req, ino, fi);
 }
@@ -336,10 +415,13 @@ static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 static void pt_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlinkat(pt_node(ino)->fd, "", buf, sizeof(buf));
+	int tmp, fd = pt_fd(pt_node(ino), &tmp), err;
+	ssize_t n = fd < 0 ? -1 : readlinkat(fd, "", buf, sizeof(buf));
 
+	err = errno;
+	pt_fd_done(tmp);
 	if (n < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, err);
 		return;
 	}
 	if ((size_t)n >= sizeof(buf)) {
@@ -376,11 +458,17 @@ static void pt_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		    const char *name)
 {
 	struct pt_inode *dir = pt_node(parent);
+	int tmp, fd = pt_fd(pt_node(ino), &tmp), r = -1, err;
 	char path[64];
 
-	pt_proc_path(path, pt_node(ino)->fd);
-	if (linkat(AT_FDCWD, path, dir->fd, name, AT_SYMLINK_FOLLOW))
-		fuse_reply_err(req, errno);
+	if (fd >= 0) {
+		pt_proc_path(path, fd);
+		r = linkat(AT_FDCWD, path, dir->fd, name, AT_SYMLINK_FOLLOW);
+	}
+	err = errno;
+	pt_fd_done(tmp);
+	if (r)
+		fuse_reply_err(req, err);
 	else
 		pt_reply_entry(req, dir, name);
 }
@@ -573,11 +661,17 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct pt_inode *node = pt_node(ino);
+	int flags = (fi->flags | O_CLOEXEC) & ~(O_NOFOLLOW | O_CREAT);
 	char path[64];
 	int fd;
 
-	pt_proc_path(path, pt_node(ino)->fd);
-	fd = open(path, (fi->flags | O_CLOEXEC) & ~(O_NOFOLLOW | O_CREAT));
+	if (node->handle) {
+		fd = open_by_handle_at(mount_fd, node->handle, flags);
+	} else {
+		pt_proc_path(path, node->fd);
+		fd = open(path, flags);
+	}
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -649,7 +743,8 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	if (fstatvfs(pt_node(ino)->fd, &sv))
+	/* the root answers for the whole source filesystem */
+	if (fstatvfs(pt_root.fd, &sv))
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
@@ -713,6 +808,61 @@ static void pt_usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
+static rlim_t pt_nr_open(void)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return (rlim_t)n;
+}
+
+/* One fd per known inode: take as many descriptors as we may. */
+static void pt_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = pt_nr_open();
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (want > rl.rlim_max) {
+		/* only works with CAP_SYS_RESOURCE; fine to fail */
+		struct rlimit up = { .rlim_cur = want, .rlim_max = want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Use file handles only if a round trip through them works here. */
+static void pt_probe_handles(const char *source)
+{
+	struct file_handle *h;
+	int fd;
+
+	mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mount_fd < 0)
+		return;
+	h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
+	if (!h)
+		return;
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(mount_fd, "", h, &mount_id, AT_EMPTY_PATH) == 0) {
+		fd = open_by_handle_at(mount_fd, h, O_PATH | O_CLOEXEC);
+		if (fd >= 0) {
+			use_handles = 1;
+			close(fd);
+		}
+	}
+	free(h);
+}
+
 static int pt_open_root(const char *source)
 {
 	struct stat st;
@@ -725,6 +875,7 @@ static int pt_open_root(const char *source)
 	}
 	pt_root.dev = st.st_dev;
 	pt_root.ino = st.st_ino;
+	pt_probe_handles(source);
 	pt_root.nlookup = 1;
 	pt_root.next = table[pt_hash(st.st_dev, st.st_ino)];
 	table[pt_hash(st.st_dev, st.st_ino)] = &pt_root;
@@ -749,8 +900,12 @@ static int pt_run(struct fuse_session *se, struct fuse_cmdline_opts *cmd)
 	} else {
 		cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, (unsigned int)cmd->clone_fd);
-		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
-		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+		/* UINT_MAX means "not given": keep libfuse's defaults */
+		if (cmd->max_threads != UINT_MAX)
+			fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+		if (cmd->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(cfg,
+						       cmd->max_idle_threads);
 		r = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
@@ -791,6 +946,7 @@ int main(int argc, char *argv[])
 	}
 	entry_timeout = opts.timeout;
 	umask(0);		/* the kernel already applied the caller's */
+	pt_raise_nofile();
 	if (pt_open_root(opts.source))
 		goto out;
 
