@@ -19,9 +19,24 @@ static int same_group(const struct manifest *a, const struct manifest *b)
 		!strcmp(a->host, b->host) && !strcmp(a->source, b->source);
 }
 
+/*
+ * The period tm falls in, by kind: 'd' day, 'w' ISO week, 'm' month
+ * (literal formats, so the compiler checks them).
+ */
+static void period_name(const struct tm *tm, const char *kind, char *out,
+			size_t size)
+{
+	if (*kind == 'w')
+		strftime(out, size, "%G-%V", tm);
+	else if (*kind == 'm')
+		strftime(out, size, "%Y-%m", tm);
+	else
+		strftime(out, size, "%Y-%m-%d", tm);
+}
+
 /* Keep the newest snapshot of each of the last want periods. */
 static void keep_periods(const struct repo_snap *s, size_t n, size_t g,
-			 int want, const char *fmt, int *keep)
+			 int want, const char *kind, int *keep)
 {
 	char last[32] = "", cur[32];
 	struct tm tm;
@@ -34,7 +49,7 @@ static void keep_periods(const struct repo_snap *s, size_t n, size_t g,
 			continue;
 		t = (time_t)s[i - 1].m.time;
 		localtime_r(&t, &tm);
-		strftime(cur, sizeof(cur), fmt, &tm);
+		period_name(&tm, kind, cur, sizeof(cur));
 		if (!strcmp(cur, last))
 			continue;
 		strcpy(last, cur);
@@ -69,9 +84,9 @@ void forget_select(const struct repo_snap *s, size_t n,
 				keep[j - 1] = 1;
 				got++;
 			}
-		keep_periods(s, n, i, p->daily, "%Y-%m-%d", keep);
-		keep_periods(s, n, i, p->weekly, "%G-%V", keep);
-		keep_periods(s, n, i, p->monthly, "%Y-%m", keep);
+		keep_periods(s, n, i, p->daily, "d", keep);
+		keep_periods(s, n, i, p->weekly, "w", keep);
+		keep_periods(s, n, i, p->monthly, "m", keep);
 	}
 }
 

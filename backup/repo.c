@@ -511,8 +511,15 @@ void repo_free(struct repo *r)
 		return;
 	if (r->lock_key)
 		repo_unlock(r);
+	cache_free(r->cache);
 	secmem_free(r->k, sizeof(*r->k));
 	free(r);
+}
+
+void repo_cache_off(struct repo *r)
+{
+	cache_free(r->cache);
+	r->cache = NULL;
 }
 
 int repo_init(struct store *st, const struct repo_init_opts *o,
@@ -688,6 +695,12 @@ int repo_open(struct store *st, const void *secret, size_t secretlen,
 	ret = -PHV_EAUTH;
 	if (strncmp(ml + 5, mac, strlen(mac)))
 		goto out;
+	/* metadata cache for S3 only: a directory is local already */
+	if (st->immutable) {
+		ret = cache_open(r->id, &r->cache);
+		if (ret)
+			goto out;
+	}
 	*repop = r;
 	r = NULL;
 	ret = 0;
@@ -1083,6 +1096,7 @@ struct fetch_item {
 	void *buf;
 	size_t len;
 	int err;
+	int cached;			/* buf came from the local cache */
 	char detail[160];
 };
 
@@ -1125,7 +1139,7 @@ static void *fetch_worker(void *arg)
 	return NULL;
 }
 
-static void fetch_many(struct store *st, struct fetch_item *it, size_t n)
+static void fetch_store(struct store *st, struct fetch_item *it, size_t n)
 {
 	struct fetch_run fr = { .st = st, .it = it, .n = n };
 	pthread_t th[FETCH_THREADS];
@@ -1146,6 +1160,75 @@ static void fetch_many(struct store *st, struct fetch_item *it, size_t n)
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&fr.mu);
+}
+
+/*
+ * Fetch items, from the local cache when it has them (marked ->cached)
+ * and from the store otherwise.  Items from the cache are not trusted:
+ * the caller opens them and calls fetch_again() when that fails.
+ */
+static int fetch_many(struct repo *r, struct fetch_item *it, size_t n)
+{
+	struct fetch_item *miss;
+	size_t i, nm = 0;
+
+	miss = calloc(n + 1, sizeof(*miss));
+	if (!miss)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		it[i].cached = !cache_get(r->cache, it[i].key, it[i].vid,
+					  it[i].max, &it[i].buf, &it[i].len);
+		if (!it[i].cached)
+			miss[nm++] = it[i];
+	}
+	fetch_store(r->st, miss, nm);
+	for (i = 0, nm = 0; i < n; i++)
+		if (!it[i].cached)
+			it[i] = miss[nm++];
+	free(miss);
+	return 0;
+}
+
+/* A cached copy failed to open: forget it and download the object. */
+static void fetch_again(struct repo *r, struct fetch_item *f)
+{
+	log_info("cache: %s failed authentication; downloading it again",
+		 f->key);
+	cache_drop(r->cache, f->key, f->vid);
+	free(f->buf);
+	f->buf = NULL;
+	f->len = 0;
+	f->cached = 0;
+	fetch_one(r->st, f);
+}
+
+/* Keep a verified download in the cache. */
+static void fetch_keep(struct repo *r, const struct fetch_item *f)
+{
+	if (!f->cached && !f->err)
+		cache_put(r->cache, f->key, f->vid, f->buf, f->len);
+}
+
+/* Drop cache entries under dir that are not among the n items. */
+static void fetch_sweep(struct repo *r, const char *dir,
+			const struct fetch_item *it, size_t n)
+{
+	const char **keys, **vids;
+	size_t i;
+
+	if (!r->cache)
+		return;
+	keys = calloc(n + 1, sizeof(*keys));
+	vids = calloc(n + 1, sizeof(*vids));
+	if (keys && vids) {
+		for (i = 0; i < n; i++) {
+			keys[i] = it[i].key;
+			vids[i] = it[i].vid;
+		}
+		cache_sweep(r->cache, dir, keys, vids, n);
+	}
+	free(keys);
+	free(vids);
 }
 
 struct ix_pending {
@@ -1251,16 +1334,25 @@ static int index_fetch(struct ix_load *l)
 		it[i].vid = l->pend[i].vid;
 		it[i].max = INDEX_MAX;
 	}
-	fetch_many(l->r->st, it, l->npend);
-	for (i = 0; i < l->npend; i++) {
+	ret = fetch_many(l->r, it, l->npend);
+	for (i = 0; !ret && i < l->npend; i++) {
+		p = pack_lookup(l, l->pend[i].id);
+		r = it[i].err ? it[i].err :
+			index_open_add(l->r, l->ix, l->pend[i].id, p->vid,
+				       it[i].buf, it[i].len);
+		if (r && r != -ENOMEM && it[i].cached) {
+			fetch_again(l->r, &it[i]);
+			r = it[i].err ? it[i].err :
+				index_open_add(l->r, l->ix, l->pend[i].id,
+					       p->vid, it[i].buf, it[i].len);
+		}
 		if (it[i].err) {
 			log_warn("cannot read %s: %s", it[i].key,
 				 it[i].detail);
 			continue;
 		}
-		p = pack_lookup(l, l->pend[i].id);
-		r = index_open_add(l->r, l->ix, l->pend[i].id, p->vid,
-				   it[i].buf, it[i].len);
+		if (!r)
+			fetch_keep(l->r, &it[i]);
 		if (r == -ENOMEM)
 			ret = r;
 		else if (r)
@@ -1269,6 +1361,8 @@ static int index_fetch(struct ix_load *l)
 		else
 			p->indexed = 1;
 	}
+	if (!ret)
+		fetch_sweep(l->r, "index", it, l->npend);
 	for (i = 0; i < l->npend; i++)
 		free(it[i].buf);
 	free(it);
@@ -1518,18 +1612,26 @@ int repo_snaps_load(struct repo *r, struct repo_snap **snapsp, size_t *np)
 		it[i].max = SNAP_MAX;
 	}
 	if (!ret)
-		fetch_many(r->st, it, a.n);
+		ret = fetch_many(r, it, a.n);
 	for (i = 0; !ret && i < a.n; i++) {
 		struct repo_snap *s = &a.s[i];
 
 		repo_hex(s->id, hex);
-		s->err = it[i].err;
-		if (s->err) {
+		s->err = it[i].err ? it[i].err :
+			snapshot_open(r, s->id, it[i].buf, it[i].len, &s->m);
+		if (s->err && s->err != -ENOMEM && it[i].cached) {
+			fetch_again(r, &it[i]);
+			s->err = it[i].err ? it[i].err :
+				snapshot_open(r, s->id, it[i].buf, it[i].len,
+					      &s->m);
+		}
+		if (it[i].err) {
 			log_err("cannot read snapshot %.8s: %s", hex,
 				it[i].detail);
 			continue;
 		}
-		s->err = snapshot_open(r, s->id, it[i].buf, it[i].len, &s->m);
+		if (!s->err)
+			fetch_keep(r, &it[i]);
 		free(it[i].buf);
 		it[i].buf = NULL;
 		if (s->err)
@@ -1537,6 +1639,8 @@ int repo_snaps_load(struct repo *r, struct repo_snap **snapsp, size_t *np)
 		else
 			s->loaded = 1;
 	}
+	if (!ret)
+		fetch_sweep(r, "snapshots", it, a.n);
 	for (i = 0; it && i < a.n; i++)
 		free(it[i].buf);
 	free(it);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cache.h"
 #include "chunker.h"
 #include "crypto/aead.h"
 #include "crypto/kdf.h"
@@ -55,7 +56,10 @@ struct repo {
 	struct repo_keys *k;		/* secmem */
 	struct chunker ch;
 	char *lock_key;			/* our locks/ object, if held */
+	char **lock_vids;		/* the versions of it we wrote */
+	size_t nlock_vids;
 	time_t lock_refreshed;
+	struct cache *cache;		/* cache.h; NULL: none */
 	int64_t clock_offset;		/* PHIVAULT_TEST_CLOCK_OFFSET */
 };
 
@@ -116,6 +120,13 @@ int repo_init(struct store *st, const struct repo_init_opts *o,
 int repo_open(struct store *st, const void *secret, size_t secretlen,
 	      struct repo **repop);
 void repo_free(struct repo *r);
+
+/*
+ * Stop using the local cache (cache.h) for this handle: every object is
+ * read from the store again (check does this).  repo_open() opens the
+ * cache of S3 repositories; directory repositories never use one.
+ */
+void repo_cache_off(struct repo *r);
 
 /* Retain-until date for objects written now (server_now + retention). */
 time_t repo_retain_until(const struct repo *r, time_t server_now);
