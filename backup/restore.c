@@ -58,6 +58,50 @@ struct rs {
 	pthread_mutex_t mu;
 	struct progress prog;
 	uint64_t downloaded;
+	/* the pack-range path (directory targets) */
+	struct rfile *rf;		/* per res->files entry */
+	struct piece *pc;		/* every blob to place, by pack */
+	size_t npc;
+	struct range *rg;		/* pc grouped into ranged GETs */
+	size_t nrg, next_rg;
+	uint64_t gets;			/* requests made */
+};
+
+/*
+ * Restoring a directory works pack by pack: every extent of every file
+ * to restore becomes a piece (pack, blob offset); pieces are sorted by
+ * pack and offset and runs of them close together become one ranged
+ * GET (a whole pack when most of it is needed), which the download
+ * threads take in turn.  Each piece is decoded and written at its offset
+ * into its file's temporary copy; the thread that writes a file's last
+ * piece checks the fingerprint and renames the file into place.
+ */
+#define RANGE_GAP	(256U << 10)	/* read through gaps up to this */
+#define RANGE_MAX	(8U << 20)	/* largest ranged GET */
+
+struct piece {
+	uint32_t pack;
+	uint64_t blob_off;
+	uint32_t blob_len;
+	size_t file;			/* into res->files */
+	size_t ext;			/* extent of the file's node */
+};
+
+struct range {
+	uint32_t pack;
+	uint64_t off, len;
+	size_t first, n;		/* pieces */
+};
+
+struct rfile {
+	pthread_mutex_t mu;
+	char *tmp;			/* temporary name beside the file */
+	char *dst;
+	size_t left;			/* pieces not yet written */
+	int err;
+	XXH3_state_t *h;		/* in-order hash; NULL: read back */
+	uint64_t hashed;		/* bytes hashed so far */
+	size_t ext_next;		/* next extent to hash */
 };
 
 static double now_s(void)
@@ -410,6 +454,413 @@ out:
 	free(tmp);
 	free(p);
 	return r;
+}
+
+/* ---- pack-range restore (directory targets) --------------------------- */
+
+static int piece_cmp(const void *a, const void *b)
+{
+	const struct piece *x = a, *y = b;
+
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	if (x->blob_off != y->blob_off)
+		return x->blob_off < y->blob_off ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->ext < y->ext ? -1 : x->ext > y->ext;
+}
+
+/* XXH3-128 of the whole file at p into fp; 0 or -errno. */
+static int file_hash(const char *p, uint8_t fp[MF_FP_LEN])
+{
+	XXH3_state_t *h = XXH3_createState();
+	XXH128_canonical_t c;
+	uint8_t *buf = malloc(1U << 20);
+	ssize_t got = -1;
+	int fd = -1, r = -ENOMEM;
+
+	if (!h || !buf)
+		goto out;
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	r = -errno;
+	if (fd < 0)
+		goto out;
+	XXH3_128bits_reset(h);
+	while ((got = read(fd, buf, 1U << 20)) > 0)
+		XXH3_128bits_update(h, buf, (size_t)got);
+	r = got ? -errno : 0;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
+	memcpy(fp, c.digest, MF_FP_LEN);
+out:
+	if (fd >= 0)
+		close(fd);
+	XXH3_freeState(h);
+	free(buf);
+	return r;
+}
+
+/* Hash the hole extents and gaps of n from f->ext_next on, up to ext. */
+static void rf_hash_holes(struct rfile *f, const struct mf_node *n,
+			  size_t upto)
+{
+	const struct mf_extent *x;
+
+	while (f->ext_next < upto) {
+		x = &n->ext[f->ext_next];
+		if (x->pack != MF_HOLE)
+			return;
+		hash_zeros(f->h, x->off + x->len - f->hashed);
+		f->hashed = x->off + x->len;
+		f->ext_next++;
+	}
+}
+
+/* The last piece of file i is in: check it and move it into place. */
+static void rf_finish(struct rs *s, size_t i)
+{
+	struct restore_file *res = &s->res->files[i];
+	const struct mf_node *n = &s->m->nodes[s->fidx[i]];
+	struct rfile *f = &s->rf[i];
+	XXH128_canonical_t c;
+	uint8_t fp[MF_FP_LEN];
+	int r = f->err;
+
+	if (!r && f->h) {
+		rf_hash_holes(f, n, n->next);
+		if (f->ext_next == n->next) {
+			hash_zeros(f->h, n->size - f->hashed);
+			XXH128_canonicalFromHash(&c, XXH3_128bits_digest(f->h));
+			memcpy(fp, c.digest, MF_FP_LEN);
+		} else {
+			r = file_hash(f->tmp, fp);
+		}
+	} else if (!r) {
+		r = file_hash(f->tmp, fp);
+	}
+	if (!r && memcmp(fp, n->fp, MF_FP_LEN)) {
+		r = -PHV_EAUTH;
+		snprintf(res->detail, sizeof(res->detail),
+			 "fingerprint mismatch");
+	}
+	if (!r) {
+		set_meta(s, n, f->tmp);
+		if (rename(f->tmp, f->dst))
+			r = -errno;
+	}
+	if (r) {
+		unlink(f->tmp);
+		res->status = RESTORE_FAILED;
+		res->err = r;
+		res->bytes = 0;
+		log_err("%s: not restored: %s%s%s", res->path,
+			phv_strerror(r), res->detail[0] ? "; " : "",
+			res->detail);
+	}
+	XXH3_freeState(f->h);
+	f->h = NULL;
+	progress_add(&s->prog, 1, 0);
+}
+
+/*
+ * Make file i's temporary copy and count its pieces.  Returns 1 when
+ * the file is skipped or already failed, 0 when pieces will follow.
+ */
+static int rf_prepare(struct rs *s, size_t i)
+{
+	struct restore_file *res = &s->res->files[i];
+	const struct mf_node *n = &s->m->nodes[s->fidx[i]];
+	struct rfile *f = &s->rf[i];
+	uint64_t pos = 0;
+	struct stat sb;
+	char *slash;
+	size_t k;
+	int fd, r;
+
+	f->dst = tpath(s, res->path);
+	if (!f->dst)
+		return -ENOMEM;
+	r = -EXDEV;
+	if (!parent_ok(s, f->dst))
+		goto fail;
+	if (!lstat(f->dst, &sb)) {
+		if (s->o->overwrite == RESTORE_NEVER ||
+		    (s->o->overwrite == RESTORE_IF_CHANGED &&
+		     same_content(n, f->dst))) {
+			res->status = RESTORE_SKIPPED;
+			progress_add(&s->prog, 1, 0);
+			return 1;
+		}
+		r = -EISDIR;
+		if (S_ISDIR(sb.st_mode))
+			goto fail;
+	}
+	for (k = 0; k < n->next; k++) {
+		r = -PHV_EFORMAT;
+		if (n->ext[k].off < pos || n->ext[k].off + n->ext[k].len >
+		    n->size)
+			goto fail;
+		pos = n->ext[k].off + n->ext[k].len;
+		if (n->ext[k].pack != MF_HOLE)
+			f->left++;
+	}
+	slash = strrchr(f->dst, '/');
+	if (asprintf(&f->tmp, "%.*s/.%s.phv-restore.%d.%zu",
+		     (int)(slash - f->dst), f->dst, slash + 1, (int)getpid(),
+		     i) < 0) {
+		f->tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		  O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = ftruncate(fd, (off_t)n->size) ? -errno : 0;
+	close(fd);
+	if (r)
+		goto fail;
+	f->h = XXH3_createState();
+	if (f->h)
+		XXH3_128bits_reset(f->h);
+	if (!f->left) {
+		rf_finish(s, i);
+		return 1;
+	}
+	return 0;
+fail:
+	f->err = r;
+	f->left = 0;
+	rf_finish(s, i);
+	return 1;
+}
+
+/* Put one piece (blob at blob, or the failure err) into its file. */
+static void piece_place(struct rs *s, struct store *st, const struct piece *p,
+			const uint8_t *blob, int err)
+{
+	const struct mf_node *n = &s->m->nodes[s->fidx[p->file]];
+	const struct mf_extent *x = &n->ext[p->ext];
+	const struct mf_pack *pk = &s->m->packs[p->pack];
+	struct restore_file *res = &s->res->files[p->file];
+	struct rfile *f = &s->rf[p->file];
+	char hex[2 * MF_ID_LEN + 1];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int r = err, fd, done;
+
+	(void)st;
+	if (!r)
+		r = repo_blob_decode(s->r, s->dks + (size_t)p->pack *
+				     REPO_KEY_LEN, pk->id, x->id, x->flags,
+				     blob, x->blob_len, (size_t)x->len, &data,
+				     &len);
+	if (!r && len != x->len)
+		r = -PHV_EFORMAT;
+	if (!r) {
+		fd = open(f->tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
+		else if (pwrite(fd, data, len, (off_t)x->off) != (ssize_t)len)
+			r = errno ? -errno : -EIO;
+		if (fd >= 0)
+			close(fd);
+	}
+
+	pthread_mutex_lock(&f->mu);
+	if (r && !f->err) {
+		f->err = r;
+		repo_hex(x->id, hex);
+		snprintf(res->detail, sizeof(res->detail),
+			 "chunk %.16s at offset %llu: %s", hex,
+			 (unsigned long long)x->off, phv_strerror(r));
+	} else if (!r) {
+		res->bytes += len;
+		if (f->h) {
+			rf_hash_holes(f, n, p->ext);
+			if (f->ext_next == p->ext) {
+				hash_zeros(f->h, x->off - f->hashed);
+				XXH3_128bits_update(f->h, data, len);
+				f->hashed = x->off + x->len;
+				f->ext_next++;
+			} else {
+				/* out of order: read the file back at the end */
+				XXH3_freeState(f->h);
+				f->h = NULL;
+			}
+		}
+	}
+	done = --f->left == 0;
+	pthread_mutex_unlock(&f->mu);
+	if (!r)
+		progress_add(&s->prog, 0, len);
+	free(data);
+	if (done)
+		rf_finish(s, p->file);
+}
+
+static void range_run(struct rs *s, struct store *st, const struct range *g)
+{
+	const struct mf_pack *pk = &s->m->packs[g->pack];
+	char key[64], hex[2 * MF_ID_LEN + 1];
+	const struct piece *p;
+	uint8_t *buf = NULL;
+	size_t got = 0, i;
+	int r = s->dkerr[g->pack];
+
+	if (!r) {
+		repo_hex(pk->id, hex);
+		snprintf(key, sizeof(key), "packs/%s", hex);
+		r = st->ops->get(st, key, pk->version_id, g->off, g->len,
+				 (size_t)g->len, (void **)&buf, &got);
+		pthread_mutex_lock(&s->mu);
+		s->downloaded += got;
+		s->gets++;
+		pthread_mutex_unlock(&s->mu);
+	}
+	for (i = 0; i < g->n; i++) {
+		p = &s->pc[g->first + i];
+		if (!r && p->blob_off + p->blob_len > g->off + got)
+			piece_place(s, st, p, NULL, -PHV_EFORMAT);
+		else
+			piece_place(s, st, p, r ? NULL :
+				    buf + (p->blob_off - g->off), r);
+	}
+	free(buf);
+}
+
+static void range_fail(struct rs *s, const struct range *g, int err)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		piece_place(s, NULL, &s->pc[g->first + i], NULL, err);
+}
+
+static void *range_worker(void *arg)
+{
+	struct rs *s = arg;
+	struct store *st = NULL;
+	size_t i;
+	int r;
+
+	r = s->r->st->ops->dup(s->r->st, &st);
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		i = s->next_rg < s->nrg ? s->next_rg++ : SIZE_MAX;
+		pthread_mutex_unlock(&s->mu);
+		if (i == SIZE_MAX)
+			break;
+		if (r) {
+			range_fail(s, &s->rg[i], r);
+			continue;
+		}
+		range_run(s, st, &s->rg[i]);
+	}
+	store_free(st);
+	return NULL;
+}
+
+/* Pieces of every file to restore, sorted, grouped into ranges. */
+static int plan_ranges(struct rs *s)
+{
+	const struct mf_node *n;
+	struct piece *p;
+	struct range *g;
+	uint64_t end, pend;
+	size_t i, k, total = 0;
+
+	for (i = 0; i < s->res->nfiles; i++)
+		total += s->rf[i].left;
+	s->pc = calloc(total + 1, sizeof(*s->pc));
+	s->rg = calloc(total + 1, sizeof(*s->rg));
+	if (!s->pc || !s->rg)
+		return -ENOMEM;
+	for (i = 0; i < s->res->nfiles; i++) {
+		if (!s->rf[i].left)
+			continue;
+		n = &s->m->nodes[s->fidx[i]];
+		for (k = 0; k < n->next; k++) {
+			if (n->ext[k].pack == MF_HOLE)
+				continue;
+			p = &s->pc[s->npc++];
+			p->pack = n->ext[k].pack;
+			p->blob_off = n->ext[k].blob_off;
+			p->blob_len = n->ext[k].blob_len;
+			p->file = i;
+			p->ext = k;
+		}
+	}
+	qsort(s->pc, s->npc, sizeof(*s->pc), piece_cmp);
+	for (i = 0; i < s->npc; i++) {
+		p = &s->pc[i];
+		pend = p->blob_off + p->blob_len;
+		g = s->nrg ? &s->rg[s->nrg - 1] : NULL;
+		end = g ? g->off + g->len : 0;
+		if (g && g->pack == p->pack && p->blob_off <= end + RANGE_GAP &&
+		    (pend > end ? pend : end) - g->off <= RANGE_MAX) {
+			if (pend > end)
+				g->len = pend - g->off;
+			g->n++;
+			continue;
+		}
+		g = &s->rg[s->nrg++];
+		g->pack = p->pack;
+		g->off = p->blob_off;
+		g->len = p->blob_len;
+		g->first = i;
+		g->n = 1;
+	}
+	return 0;
+}
+
+/* Restore the selected regular files of a directory target. */
+static int restore_ranges(struct rs *s, unsigned int nw)
+{
+	pthread_t th[32];
+	unsigned int i, started = 0;
+	size_t k;
+	int r;
+
+	s->rf = calloc(s->res->nfiles + 1, sizeof(*s->rf));
+	if (!s->rf)
+		return -ENOMEM;
+	for (k = 0; k < s->res->nfiles; k++)
+		pthread_mutex_init(&s->rf[k].mu, NULL);
+	for (k = 0; k < s->res->nfiles; k++) {
+		r = rf_prepare(s, k);
+		if (r < 0)
+			return r;
+	}
+	r = plan_ranges(s);
+	if (r)
+		return r;
+	if (nw > s->nrg)
+		nw = s->nrg ? (unsigned int)s->nrg : 1;
+	for (i = 0; i < nw; i++)
+		if (!pthread_create(&th[i], NULL, range_worker, s))
+			started++;
+	if (!started)
+		range_worker(s);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	return 0;
+}
+
+static void restore_ranges_release(struct rs *s)
+{
+	size_t k;
+
+	for (k = 0; s->rf && k < s->res->nfiles; k++) {
+		pthread_mutex_destroy(&s->rf[k].mu);
+		XXH3_freeState(s->rf[k].h);
+		free(s->rf[k].tmp);
+		free(s->rf[k].dst);
+	}
+	free(s->rf);
+	free(s->pc);
+	free(s->rg);
 }
 
 /* same_content() for a file in the volume. */
@@ -897,13 +1348,19 @@ int restore_run(struct repo *r, const struct manifest *m,
 		goto out;
 	if (nw > 32)
 		nw = 32;
-	for (i = 0; i < nw; i++)
-		if (!pthread_create(&th[i], NULL, rs_worker, &s))
-			started++;
-	if (!started)
-		rs_worker(&s);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	if (!s.vol) {
+		ret = restore_ranges(&s, nw);
+		if (ret)
+			goto out;
+	} else {
+		for (i = 0; i < nw; i++)
+			if (!pthread_create(&th[i], NULL, rs_worker, &s))
+				started++;
+		if (!started)
+			rs_worker(&s);
+		for (i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+	}
 	phase_links_and_dirs(&s);
 	if (!s.vol)
 		sync_target(s.troot);
@@ -924,6 +1381,7 @@ int restore_run(struct repo *r, const struct manifest *m,
 out:
 	progress_end(&s.prog);
 	res->seconds = now_s() - t0;
+	restore_ranges_release(&s);
 	free(s.troot);
 	free(s.sel);
 	free(s.fidx);

@@ -1216,7 +1216,17 @@ static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct s3_resp *rs = arg;
+	char *p;
 
+	/* size the buffer once from Content-Length instead of doubling */
+	if (!rs->body.cap && rs->content_length &&
+	    rs->content_length < rs->body.max) {
+		p = malloc((size_t)rs->content_length + 1);
+		if (p) {
+			rs->body.p = p;
+			rs->body.cap = (size_t)rs->content_length + 1;
+		}
+	}
 	if (sbuf_add(&rs->body, data, size * n))
 		return 0;
 	return size * n;
