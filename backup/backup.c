@@ -689,24 +689,67 @@ static int reuse_parent(struct bk *b, struct mf_node *n)
 
 /* ---- the tree --------------------------------------------------------- */
 
+/*
+ * Owner names, remembered per id for the run: each lookup reads
+ * /etc/passwd or /etc/group again, and a tree has few owners.
+ */
+#define NAME_CACHE	16
+
+struct name_cache {
+	unsigned int id[NAME_CACHE];
+	char *name[NAME_CACHE];		/* NULL: id has no name */
+	size_t n;
+};
+
+static struct name_cache user_names, group_names;
+static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static char *lookup_name(int group, unsigned int id)
+{
+	struct passwd pw, *pres = NULL;
+	struct group gr, *gres = NULL;
+	char buf[4096];
+
+	if (group)
+		return getgrgid_r(id, &gr, buf, sizeof(buf), &gres) || !gres ?
+			NULL : strdup(gres->gr_name);
+	return getpwuid_r(id, &pw, buf, sizeof(buf), &pres) || !pres ?
+		NULL : strdup(pres->pw_name);
+}
+
+/* A malloc'ed copy of the name of user (or group) id, or NULL. */
+static char *owner_name(int group, unsigned int id)
+{
+	struct name_cache *c = group ? &group_names : &user_names;
+	char *name = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&names_mu);
+	for (i = 0; i < c->n; i++)
+		if (c->id[i] == id)
+			break;
+	if (i == c->n) {
+		name = lookup_name(group, id);
+		if (c->n < NAME_CACHE) {
+			c->id[c->n] = id;
+			c->name[c->n++] = name;
+			name = NULL;
+		}
+	}
+	if (i < c->n && c->name[i])
+		name = strdup(c->name[i]);
+	pthread_mutex_unlock(&names_mu);
+	return name;
+}
+
 static char *user_name(uid_t uid)
 {
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
-		return NULL;
-	return strdup(res->pw_name);
+	return owner_name(0, (unsigned int)uid);
 }
 
 static char *group_name(gid_t gid)
 {
-	struct group gr, *res = NULL;
-	char buf[4096];
-
-	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) || !res)
-		return NULL;
-	return strdup(res->gr_name);
+	return owner_name(1, (unsigned int)gid);
 }
 
 static int read_xattrs(struct bk *b, struct mf_node *n)

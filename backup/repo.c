@@ -722,16 +722,28 @@ struct lock_scan {
 
 static int lock_put(struct repo *r, const char *what)
 {
-	char host[256] = "", body[512];
-	int n;
+	char host[256] = "", body[512], *vid = NULL, **v;
+	int n, ret;
 
 	gethostname(host, sizeof(host) - 1);
 	n = snprintf(body, sizeof(body), "phivault-lock 1\nhost %s\npid %d\n"
 		     "time %lld\nwhat %s\n", host, (int)getpid(),
 		     (long long)repo_local_time(), what ? what : "-");
 	r->lock_refreshed = time(NULL);
-	return r->st->ops->put(r->st, r->lock_key, body, (size_t)n,
-			       STORE_UNLOCKED, 0, NULL);
+	r->lock_puts++;
+	ret = r->st->ops->put(r->st, r->lock_key, body, (size_t)n,
+			      STORE_UNLOCKED, 0, &vid);
+	if (ret || !vid)
+		return ret;
+	/* remember every version we wrote: unlocking deletes them by id */
+	v = realloc(r->lock_vids, (r->nlock_vids + 1) * sizeof(*v));
+	if (!v) {
+		free(vid);
+		return 0;	/* repo_unlock() lists them instead */
+	}
+	r->lock_vids = v;
+	r->lock_vids[r->nlock_vids++] = vid;
+	return 0;
 }
 
 static int lock_scan_cb(const struct store_entry *e, void *arg)
@@ -834,10 +846,28 @@ static int unlock_cb(const struct store_entry *e, void *arg)
 
 void repo_unlock(struct repo *r)
 {
+	size_t i;
+	int lost = 0;
+
 	if (!r->lock_key)
 		return;
-	/* remove every version of our lock, not just add a marker */
-	r->st->ops->list(r->st, r->lock_key, unlock_cb, r);
+	/*
+	 * Remove every version of our lock, not just add a marker: by the
+	 * version ids we wrote, or from a listing when we do not know them
+	 * all (unversioned store, or a version id we could not keep).
+	 */
+	for (i = 0; i < r->nlock_vids; i++)
+		if (r->st->ops->del(r->st, r->lock_key, r->lock_vids[i], 0))
+			lost = 1;
+	if (lost || !r->nlock_vids ||
+	    r->nlock_vids != r->lock_puts)
+		r->st->ops->list(r->st, r->lock_key, unlock_cb, r);
+	for (i = 0; i < r->nlock_vids; i++)
+		free(r->lock_vids[i]);
+	free(r->lock_vids);
+	r->lock_vids = NULL;
+	r->nlock_vids = 0;
+	r->lock_puts = 0;
 	free(r->lock_key);
 	r->lock_key = NULL;
 }

@@ -58,6 +58,7 @@ struct repo {
 	char *lock_key;			/* our locks/ object, if held */
 	char **lock_vids;		/* the versions of it we wrote */
 	size_t nlock_vids;
+	size_t lock_puts;		/* versions we tried to write */
 	time_t lock_refreshed;
 	struct cache *cache;		/* cache.h; NULL: none */
 	int64_t clock_offset;		/* PHIVAULT_TEST_CLOCK_OFFSET */
