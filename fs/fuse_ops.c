@@ -616,12 +616,53 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* A per-thread plaintext buffer for read replies (a 1 MiB malloc per
+ * request would be an mmap and 256 page faults each time). */
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+
+struct rbuf {
+	size_t size;
+	char buf[];
+};
+
+static void rbuf_free(void *p)
+{
+	struct rbuf *b = p;
+
+	secmem_wipe(b->buf, b->size);
+	free(b);
+}
+
+static void rbuf_setup(void)
+{
+	pthread_key_create(&rbuf_key, rbuf_free);
+}
+
+static char *read_buf(size_t size)
+{
+	struct rbuf *b;
+
+	pthread_once(&rbuf_once, rbuf_setup);
+	b = pthread_getspecific(rbuf_key);
+	if (b && b->size >= size)
+		return b->buf;
+	if (b)
+		rbuf_free(b);
+	b = malloc(sizeof(*b) + (size > MAX_WRITE ? size : MAX_WRITE));
+	pthread_setspecific(rbuf_key, b);
+	if (!b)
+		return NULL;
+	b->size = size > MAX_WRITE ? size : MAX_WRITE;
+	return b->buf;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct node *n = node_of(req, ino);
 	uint64_t bad = 0;
-	char *buf = malloc(size ? size : 1);
+	char *buf = read_buf(size);
 	ssize_t r;
 
 	if (!buf) {
@@ -637,8 +678,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, (int)r);
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
-	secmem_wipe(buf, size);
-	free(buf);
+	secmem_wipe(buf, r > 0 ? (size_t)r : 0);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -1736,7 +1776,7 @@ int vol_fuse_run(struct vol_fuse *f)
 	}
 	fuse_loop_cfg_set_clone_fd(cfg, 1);
 	fuse_loop_cfg_set_idle_threads(cfg, 4);
-	fuse_loop_cfg_set_max_threads(cfg, 32);
+	fuse_loop_cfg_set_max_threads(cfg, 16);
 	have_ev = !pthread_create(&ev, NULL, evictor, f);
 	r = fuse_session_loop_mt(f->se, cfg);
 	if (have_ev) {

@@ -56,7 +56,7 @@ struct vol_create_opts {
 
 /* Block sizes accepted by vol_create(); the default is measured, see
  * docs/FORMAT.md "Block size". */
-#define VOL_DEFAULT_BLOCK	(32U * 1024)
+#define VOL_DEFAULT_BLOCK	(16U * 1024)
 int vol_block_size_valid(uint32_t block_size);
 
 /*
