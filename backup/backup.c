@@ -61,6 +61,7 @@ struct uploader {
 	int failed;
 	time_t until;
 	struct store **st;
+	struct cache *cache;		/* the repository's, or NULL */
 	pthread_t *th;
 	unsigned int nth;
 	uint64_t bytes_up;
@@ -110,7 +111,7 @@ struct bk {
 
 static int job_run(struct uploader *u, struct store *st, struct job *j)
 {
-	char hex[2 * MF_ID_LEN + 1], key[64];
+	char hex[2 * MF_ID_LEN + 1], key[64], *vid = NULL;
 	int r;
 
 	if (j->kind == 1) {
@@ -130,9 +131,12 @@ static int job_run(struct uploader *u, struct store *st, struct job *j)
 	}
 	snprintf(key, sizeof(key), "index/%s", hex);
 	r = st->ops->put(st, key, j->rec, j->reclen, STORE_LOCKED, u->until,
-			 NULL);
+			 &vid);
 	if (r)
 		log_err("cannot upload %s: %s", key, store_error(st));
+	else if (vid)
+		cache_put(u->cache, key, vid, j->rec, j->reclen);
+	free(vid);
 	return r;
 }
 
@@ -187,8 +191,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static int up_start(struct uploader *u, struct store *st, unsigned int n,
-		    time_t until)
+static int up_start(struct uploader *u, struct store *st,
+		    struct cache *r_cache, unsigned int n, time_t until)
 {
 	struct worker_arg *wa;
 	unsigned int i;
@@ -198,6 +202,7 @@ static int up_start(struct uploader *u, struct store *st, unsigned int n,
 	pthread_cond_init(&u->cv, NULL);
 	u->until = until;
 	u->limit = n + 2;
+	u->cache = r_cache;
 	u->st = calloc(n, sizeof(*u->st));
 	u->th = calloc(n, sizeof(*u->th));
 	if (!u->st || !u->th)
@@ -1284,7 +1289,7 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 	ret = find_parent(&b);
 	if (ret)
 		goto out;
-	ret = up_start(&b.up, r->st, o->workers ? o->workers : 4,
+	ret = up_start(&b.up, r->st, r->cache, o->workers ? o->workers : 4,
 		       (time_t)b.m.retain_until);
 	if (ret)
 		goto out;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,7 +234,8 @@ int cache_put(struct cache *c, const char *key, const char *vid,
 
 	if (!p)
 		return c ? -EINVAL : 0;
-	if (asprintf(&tmp, "%s.tmp%d", p, (int)getpid()) < 0) {
+	if (asprintf(&tmp, "%s.tmp%d.%lx", p, (int)getpid(),
+		     (unsigned long)pthread_self()) < 0) {
 		tmp = NULL;
 		r = -ENOMEM;
 		goto out;

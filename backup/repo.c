@@ -1484,7 +1484,7 @@ int repo_snapshot_save(struct repo *r, const struct manifest *m,
 	};
 	uint8_t *enc = NULL, *obj = NULL, *z;
 	size_t elen, zmax, zlen, hdr = 8 + MF_ID_LEN + MF_WRAP_LEN;
-	char key[64], hex[2 * MF_ID_LEN + 1];
+	char key[64], hex[2 * MF_ID_LEN + 1], *vid = NULL;
 	int ret;
 
 	ret = manifest_encode(m, &enc, &elen);
@@ -1513,9 +1513,13 @@ int repo_snapshot_save(struct repo *r, const struct manifest *m,
 	snprintf(key, sizeof(key), "snapshots/%s", hex);
 	elen = hdr + AEAD_NONCE_LEN + zlen + AEAD_TAG_LEN;
 	ret = r->st->ops->put(r->st, key, obj, elen, STORE_LOCKED,
-			      (time_t)m->retain_until, NULL);
+			      (time_t)m->retain_until, &vid);
 	if (!ret && bytesp)
 		*bytesp += elen;
+	/* the next run reads it from the cache */
+	if (!ret && vid)
+		cache_put(r->cache, key, vid, obj, elen);
+	free(vid);
 out:
 	free(enc);
 	free(obj);
