@@ -146,6 +146,8 @@ static size_t tab_hash(dev_t dev, ino_t ino)
 	return (size_t)(h >> (64 - TAB_BITS));
 }
 
+static void node_free_locked(struct node *n);
+
 /* Find (taking a lookup) or insert a node for fd; fd is consumed. */
 static struct node *node_get(struct node *parent, const char *name, int fd,
 			     const struct stat *st)
@@ -184,10 +186,14 @@ static struct node *node_get(struct node *parent, const char *name, int fd,
 	}
 	n->nlookup++;
 	if (nm && parent && n->parent != parent) {
+		struct node *old = n->parent;
+
 		parent->nref++;
-		if (n->parent)
-			n->parent->nref--;	/* XXX: old parent freed lazily */
 		n->parent = parent;
+		if (old) {
+			old->nref--;
+			node_free_locked(old);
+		}
 	}
 	if (nm) {
 		free(n->name);
@@ -1133,9 +1139,12 @@ static void renamed(struct node *dn, int dirfd, const char *bname,
 	pthread_mutex_lock(&tab_lock);
 	n = node_find(&st);
 	if (n && n->parent) {
+		struct node *old = n->parent;
+
 		dn->nref++;
-		n->parent->nref--;
 		n->parent = dn;
+		old->nref--;
+		node_free_locked(old);
 		free(n->name);
 		n->name = nm;
 		nm = NULL;
