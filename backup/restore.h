@@ -10,10 +10,13 @@
  * Every file is written to a temporary name beside its destination,
  * checked against its XXH3-128 fingerprint (each chunk was already
  * authenticated by AES-GCM and its HMAC chunk id), and only then renamed
- * into place; a file that fails keeps whatever was there before.  Chunks
- * are fetched with ranged GETs of single blobs, by the pack's recorded
- * version id, so a file costs only its own chunks.  A damaged or missing
- * chunk fails the files that need it; the rest are restored.
+ * into place; a file that fails keeps whatever was there before.  Blobs
+ * are fetched by the pack's recorded version id with ranged GETs; into a
+ * directory, the blobs of all files asked for are sorted by pack and
+ * offset and close runs share one GET (docs/REPOSITORY.md, "Request
+ * pattern"), so a file costs only its own chunks and a full restore
+ * about one GET per 8 MiB.  A damaged or missing chunk fails the files
+ * that need it; the rest are restored.
  *
  * Only paths inside the target are written: manifest paths are checked
  * (manifest.h), final components are opened with O_NOFOLLOW, and a

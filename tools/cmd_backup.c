@@ -541,6 +541,9 @@ static int maint_cmd(int argc, char **argv, const char *name, int lock)
 	}
 	if (lock && take_lock(r, name))
 		goto out;
+	/* check reads what the bucket holds, not the local cache */
+	if (!strcmp(name, "check"))
+		repo_cache_off(r);
 	if (!strcmp(name, "forget"))
 		ret = maint_forget(r, &o.keep, o.dry_run, stdout);
 	else if (!strcmp(name, "prune"))
