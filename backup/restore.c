@@ -549,7 +549,8 @@ static void rf_finish(struct rs *s, size_t i)
 			r = -errno;
 	}
 	if (r) {
-		unlink(f->tmp);
+		if (f->tmp)
+			unlink(f->tmp);
 		res->status = RESTORE_FAILED;
 		res->err = r;
 		res->bytes = 0;
@@ -637,7 +638,7 @@ fail:
 }
 
 /* Put one piece (blob at blob, or the failure err) into its file. */
-static void piece_place(struct rs *s, struct store *st, const struct piece *p,
+static void piece_place(struct rs *s, const struct piece *p,
 			const uint8_t *blob, int err)
 {
 	const struct mf_node *n = &s->m->nodes[s->fidx[p->file]];
@@ -650,7 +651,6 @@ static void piece_place(struct rs *s, struct store *st, const struct piece *p,
 	size_t len = 0;
 	int r = err, fd, done;
 
-	(void)st;
 	if (!r)
 		r = repo_blob_decode(s->r, s->dks + (size_t)p->pack *
 				     REPO_KEY_LEN, pk->id, x->id, x->flags,
@@ -722,9 +722,9 @@ static void range_run(struct rs *s, struct store *st, const struct range *g)
 	for (i = 0; i < g->n; i++) {
 		p = &s->pc[g->first + i];
 		if (!r && p->blob_off + p->blob_len > g->off + got)
-			piece_place(s, st, p, NULL, -PHV_EFORMAT);
+			piece_place(s, p, NULL, -PHV_EFORMAT);
 		else
-			piece_place(s, st, p, r ? NULL :
+			piece_place(s, p, r ? NULL :
 				    buf + (p->blob_off - g->off), r);
 	}
 	free(buf);
@@ -735,7 +735,7 @@ static void range_fail(struct rs *s, const struct range *g, int err)
 	size_t i;
 
 	for (i = 0; i < g->n; i++)
-		piece_place(s, NULL, &s->pc[g->first + i], NULL, err);
+		piece_place(s, &s->pc[g->first + i], NULL, err);
 }
 
 static void *range_worker(void *arg)
