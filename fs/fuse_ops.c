@@ -557,6 +557,29 @@ out:
 	return r;
 }
 
+/* node_open() for a file we just created empty through fd (consumed):
+ * no second open and no header read. */
+static int node_adopt(struct vol_fuse *f, struct node *n, int fd)
+{
+	struct node_fs *fs = node_fs_get(n);
+
+	if (!fs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (fs->nopen++) {
+		close(fd);
+	} else {
+		fs->fc.vol = f->vol;
+		fs->fc.fd = fd;
+		fs->fc.bs = f->vol->block_size;
+		fs->fc.has_hdr = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
 static void node_close(struct node *n)
 {
 	struct node_fs *fs = n->fs;
@@ -811,7 +834,9 @@ static int set_owner(fuse_req_t req, struct node *dn, int dirfd,
 	struct stat dst;
 	gid_t gid = c->gid;
 
-	if (geteuid() != 0)
+	/* root creating as root: the backing fs already did it right,
+	 * setgid directories included */
+	if (geteuid() != 0 || (c->uid == 0 && c->gid == 0))
 		return 0;
 	if (!fstatat(dn->fd, "", &dst, AT_EMPTY_PATH) &&
 	    (dst.st_mode & S_ISGID))
@@ -869,19 +894,21 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct node *n;
 	char bname[256];
-	int fd, r;
+	int fd = -1, r;
 
 	r = new_bname(f, dn, name, bname);
 	if (r)
 		goto out;
-	fd = openat(dn->fd, bname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-		    mode & 07777);
+	fd = openat(dn->fd, bname, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC |
+		    O_NOATIME, mode & 07777);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dn->fd, bname, O_CREAT | O_EXCL | O_RDWR |
+			    O_CLOEXEC, mode & 07777);
 	if (fd < 0 && !(errno == EEXIST && !(fi->flags & O_EXCL))) {
 		r = -errno;
 		goto out;
 	}
 	if (fd >= 0) {
-		close(fd);
 		r = set_owner(req, dn, dn->fd, bname);
 		if (r)
 			goto out;
@@ -892,7 +919,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (r)
 		goto out;
 	n = (struct node *)(uintptr_t)e.ino;
-	r = n->type == S_IFREG ? node_open(f, n) : -EISDIR;
+	if (n->type != S_IFREG)
+		r = -EISDIR;
+	else if (fd >= 0)
+		r = node_adopt(f, n, fd);
+	else
+		r = node_open(f, n);
+	fd = -1;
 	if (!r && fd < 0 && (fi->flags & O_TRUNC)) {
 		pthread_rwlock_wrlock(&n->fs->rw);
 		r = fc_truncate(&n->fs->fc, 0, &(uint64_t){ 0 });
@@ -910,6 +943,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		node_close(n);
 	return;
 out:
+	if (fd >= 0)
+		close(fd);
 	reply_err(req, r);
 }
 
