@@ -52,6 +52,7 @@ struct node_fs {
 	pthread_rwlock_t rw;		/* contents: read shared, write excl */
 	pthread_mutex_t lock;		/* nopen, fc.fd, fc.dek */
 	unsigned int nopen;
+	uint64_t logged_bad;		/* 1 + last block logged, or 0 */
 	struct fcrypt fc;
 };
 
@@ -701,7 +702,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_rwlock_rdlock(&n->fs->rw);
 	r = fc_pread(&n->fs->fc, buf, size, (uint64_t)off, &bad);
 	pthread_rwlock_unlock(&n->fs->rw);
-	if (r == -PHV_EAUTH)
+	/* the kernel retries a failed page read: one line per block */
+	if (r == -PHV_EAUTH &&
+	    __atomic_exchange_n(&n->fs->logged_bad, bad + 1,
+				__ATOMIC_RELAXED) != bad + 1)
 		log_damage(n, "read", bad, 1);
 	if (r < 0)
 		reply_err(req, (int)r);
