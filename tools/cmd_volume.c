@@ -159,6 +159,7 @@ int cmd_mount(int argc, char **argv)
 	struct vol_fuse *fu = NULL;
 	struct vol *vol = NULL;
 	const char *fopts = NULL;
+	char mnt[PATH_MAX];
 	int c, r, fg = 0, debug = 0;
 
 	while ((c = getopt_long(argc, argv, "fdo:", lo, NULL)) != -1) {
@@ -181,8 +182,14 @@ int cmd_mount(int argc, char **argv)
 	r = unlock("mount", &so, argv[optind], &vol);
 	if (r)
 		return exit_for(r);
-	r = vol_fuse_new(vol, argv[optind + 1], fopts, geteuid() == 0, debug,
-			 &fu);
+	/* absolute: the daemon runs in "/" and unmounts by path at exit */
+	if (!realpath(argv[optind + 1], mnt)) {
+		fprintf(stderr, "phivault mount: %s: %s\n", argv[optind + 1],
+			strerror(errno));
+		vol_close(vol);
+		return EXIT_FAIL;
+	}
+	r = vol_fuse_new(vol, mnt, fopts, geteuid() == 0, debug, &fu);
 	if (r) {
 		fprintf(stderr, "phivault mount: cannot mount %s on %s\n",
 			argv[optind], argv[optind + 1]);
