@@ -36,7 +36,9 @@ def verify_records(d):
 def s3_repo(tmp_path, rgw, bucket, retention="1d", prefix="repo"):
     pw = tmp_path / "repo-pass"
     pw.write_text("s3 passphrase\n")
-    phv = Phv("s3://%s/%s" % (bucket, prefix), pw, env=clean_env(rgw))
+    # the metadata cache in the test's directory, not /var/cache
+    phv = Phv("s3://%s/%s" % (bucket, prefix), pw, env=clean_env(dict(
+        rgw, PHIVAULT_CACHE_DIR=str(tmp_path / "cache"))))
     phv.run("repo", "init", "--argon2", FAST_ARGON, "--lock-mode",
             "governance", "--retention", retention, check=0)
     return phv

@@ -17,7 +17,9 @@ def s3(tmp_path, rgw, bucket):
     make_tree(str(src), big=2_000_000)
     pw = tmp_path / "pass"
     pw.write_text("s3 passphrase\n")
-    phv = Phv("s3://%s/repo" % bucket, pw, env=clean_env(rgw))
+    # the metadata cache in the test's directory, not /var/cache
+    phv = Phv("s3://%s/repo" % bucket, pw, env=clean_env(dict(
+        rgw, PHIVAULT_CACHE_DIR=str(tmp_path / "cache"))))
     phv.run("repo", "init", "--argon2", FAST_ARGON, "--lock-mode",
             "governance", "--retention", "1d", check=0)
     return phv, src, tmp_path, bucket
