@@ -685,7 +685,7 @@ static void piece_place(struct rs *s, const struct piece *p,
 				f->hashed = x->off + x->len;
 				f->ext_next++;
 			} else {
-				/* out of order: read the file back at the end */
+				/* out of order: read back at the end */
 				XXH3_freeState(f->h);
 				f->h = NULL;
 			}
