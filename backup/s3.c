@@ -1125,6 +1125,8 @@ struct s3_req {
 	size_t nhdr;
 	const void *body;		/* PUT body, may be empty */
 	size_t body_len;
+	const unsigned char *body_sha256;	/* its SHA-256 if known, so
+						 * no attempt hashes it again */
 	size_t max_resp;		/* limit on the response body */
 	int lock_op;			/* a 403 here may be Object Lock */
 };
@@ -1362,7 +1364,9 @@ static int build_headers(struct s3_client *c, const struct s3_req *rq,
 
 	*listp = NULL;
 	s3_amz_date(time(NULL), date);
-	if (rq->body_len) {
+	if (rq->body_sha256) {
+		hex_encode(rq->body_sha256, SHA256_LEN, hash);
+	} else if (rq->body_len) {
 		r = digest(EVP_sha256(), rq->body, rq->body_len, md);
 		if (r)
 			return r;
@@ -1849,6 +1853,7 @@ int s3_put(struct s3_client *c, const char *bucket, const char *key,
 	if (r)
 		return r;
 	base64_encode(sha, SHA256_LEN, sha64);
+	rq.body_sha256 = sha;
 	req_hdr(&rq, "Content-MD5", md5);
 	req_hdr(&rq, "x-amz-checksum-sha256", sha64);
 	if (mode != S3_LOCK_NONE) {
