@@ -19,10 +19,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,11 +33,12 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "crypto/kdf.h"
 #include "crypto/secmem.h"
 #include "vol_i.h"
 
-#define CONF_MAX	(64 * 1024)
+#define CONF_MAX	(128 * 1024)	/* 16 slots with long recipes fit */
 #define MAC_LEN		32
 
 static const char conf_magic[] = "phivault-volume";
@@ -98,7 +101,8 @@ const struct vol_kek *vol_kek_get(struct vol *vol, uint32_t v)
 
 	pthread_mutex_lock(&vol->conf_lock);
 	for (i = 0; i < vol->nkeks; i++)
-		if (vol->keks[i].version == v && vol->keks[i].key)
+		if (vol->keks[i].version == v && vol->keks[i].key &&
+		    !vol->keks[i].retired)
 			k = &vol->keks[i];
 	pthread_mutex_unlock(&vol->conf_lock);
 	return k;
@@ -108,6 +112,8 @@ uint32_t vol_kek_current(struct vol *vol)
 {
 	uint32_t v;
 
+	/* a `key rotate` by another process takes effect here at once */
+	vol_conf_refresh(vol);
 	pthread_mutex_lock(&vol->conf_lock);
 	v = vol->current_kek;
 	pthread_mutex_unlock(&vol->conf_lock);
@@ -203,6 +209,13 @@ static int conf_add(char *buf, size_t *pos, const char *fmt, ...)
 	return 0;
 }
 
+static int conf_write_retention(const struct vol *vol, char *buf,
+				size_t *pos);
+static int conf_parse_recipe(struct vol *vol, const char *rest);
+static int conf_parse_retain(struct vol *vol, const char *rest);
+static void conf_stamp(struct vol *vol);
+static int slot_recipe_check(enum keyslot_type type, const char *recipe);
+
 /* Serialise and atomically write the config (caller holds conf_lock or
  * owns vol exclusively). */
 static int conf_write(struct vol *vol)
@@ -225,6 +238,9 @@ static int conf_write(struct vol *vol)
 		r = keyslot_format(&vol->slots[i], line, sizeof(line));
 		if (r >= 0)
 			r = conf_add(buf, &pos, "slot %s\n", line);
+		if (r >= 0 && vol->recipes[i])
+			r = conf_add(buf, &pos, "recipe %" PRIu32 " %s\n",
+				     vol->slots[i].id, vol->recipes[i]);
 	}
 	for (i = 0; !r && i < vol->nkeks; i++) {
 		const struct vol_kek *k = &vol->keks[i];
@@ -240,6 +256,8 @@ static int conf_write(struct vol *vol)
 	if (!r)
 		r = conf_add(buf, &pos, "current-kek %u\n", vol->current_kek);
 	if (!r)
+		r = conf_write_retention(vol, buf, &pos);
+	if (!r)
 		r = conf_mac_compute(vol->conf_mac, buf, pos, mac);
 	if (!r) {
 		b64_encode(mac, MAC_LEN, b64);
@@ -247,6 +265,8 @@ static int conf_write(struct vol *vol)
 	}
 	if (!r)
 		r = write_atomic(vol->rootfd, VOL_CONF_NAME, buf, pos, 0600);
+	if (!r)
+		conf_stamp(vol);
 	free(buf);
 	return r;
 }
@@ -356,6 +376,12 @@ static int conf_parse(struct vol *vol, char *buf, size_t *maclenp,
 			    conf_parse_kek(sp, &vol->keks[vol->nkeks]))
 				return -PHV_ECONFIG;
 			vol->nkeks++;
+		} else if (!strcmp(line, "recipe")) {
+			if (conf_parse_recipe(vol, sp))
+				return -PHV_ECONFIG;
+		} else if (!strcmp(line, "retain")) {
+			if (conf_parse_retain(vol, sp))
+				return -PHV_ECONFIG;
 		} else if (!strcmp(line, "current-kek")) {
 			if (sscanf(sp, "%" SCNu32, &vol->current_kek) != 1)
 				return -PHV_ECONFIG;
@@ -407,6 +433,9 @@ void vol_close(struct vol *vol)
 		return;
 	for (i = 0; i < vol->nkeks; i++)
 		secmem_free(vol->keks[i].key, VOL_KEY_LEN);
+	for (i = 0; i < VOL_MAX_SLOTS; i++)
+		free(vol->recipes[i]);
+	free(vol->retention);
 	secmem_free(vol->vmk, VOL_KEY_LEN);
 	secmem_free(vol->kek_wrap, VOL_KEY_LEN);
 	secmem_free(vol->name_key, SIV_KEY_LEN);
@@ -462,14 +491,24 @@ static int dir_is_empty(const char *path)
 int vol_create(const char *cipherdir, const struct vol_create_opts *o,
 	       enum keyslot_type type, const void *secret, size_t len)
 {
+	return vol_create_open(cipherdir, o, type, secret, len, NULL);
+}
+
+int vol_create_open(const char *cipherdir, const struct vol_create_opts *o,
+		    enum keyslot_type type, const void *secret, size_t len,
+		    struct vol **volp)
+{
 	struct vol *vol = NULL;
 	struct keyslot *s;
 	uint8_t dirid[DIRID_LEN];
 	int r, dfd = -1;
 
+	if (volp)
+		*volp = NULL;
 	if (o->block_size && !vol_block_size_valid(o->block_size))
 		return -EINVAL;
-	if (type != KEYSLOT_PASSPHRASE && type != KEYSLOT_KEYFILE)
+	if (type < KEYSLOT_PASSPHRASE || type > KEYSLOT_COMMAND ||
+	    slot_recipe_check(type, o->recipe))
 		return -EINVAL;
 	r = dir_is_empty(cipherdir);
 	if (r <= 0)
@@ -483,7 +522,11 @@ int vol_create(const char *cipherdir, const struct vol_create_opts *o,
 	vol->format = VOL_FORMAT;
 	vol->block_size = o->block_size ? o->block_size : VOL_DEFAULT_BLOCK;
 	vol->created = (int64_t)time(NULL);
-	r = secmem_random(vol->id, VOL_ID_LEN);
+	r = 0;
+	if (o->id)
+		memcpy(vol->id, o->id, VOL_ID_LEN);
+	else
+		r = secmem_random(vol->id, VOL_ID_LEN);
 	if (!r)
 		r = secmem_random(vol->vmk, VOL_KEY_LEN);
 	if (!r)
@@ -496,7 +539,11 @@ int vol_create(const char *cipherdir, const struct vol_create_opts *o,
 	s->type = type;
 	if (type == KEYSLOT_PASSPHRASE)
 		s->argon = o->argon.t_cost ? o->argon : keyslot_default_argon;
+	if (o->label)
+		snprintf(s->label, sizeof(s->label), "%s", o->label);
 	r = keyslot_seal(s, vol->id, secret, len, vol->vmk);
+	if (!r && o->recipe && !(vol->recipes[0] = strdup(o->recipe)))
+		r = -ENOMEM;
 	if (r)
 		goto out;
 	vol->nslots = 1;
@@ -514,6 +561,10 @@ int vol_create(const char *cipherdir, const struct vol_create_opts *o,
 	r = dirid_create(dfd, dirid);
 	if (!r)
 		r = conf_write(vol);
+	if (!r && volp) {
+		*volp = vol;
+		vol = NULL;
+	}
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -536,8 +587,10 @@ int vol_open(const char *cipherdir, enum keyslot_type type,
 	if (!vol)
 		return -ENOMEM;
 	r = vol_open_root(vol);
-	if (!r)
+	if (!r) {
+		conf_stamp(vol);	/* before the read: a later change reloads */
 		r = conf_read(vol->rootfd, &buf, &blen);
+	}
 	if (!r) {
 		/* conf_parse() cuts its input; the MAC covers the original */
 		copy = strdup(buf);
@@ -680,5 +733,340 @@ int vol_kek_retire(struct vol *vol, uint32_t version)
 	}
 out:
 	pthread_mutex_unlock(&vol->conf_lock);
+	return r;
+}
+
+/* ==== key management: slots, recipes, retention, reload ================
+ *
+ * Everything below is for `phivault key`, `shred` and `retention`
+ * (tools/cmd_key.c, docs/KEYS.md).  A slot's recipe is one printable
+ * line kept as "recipe ID TEXT" right after its slot line, so it falls
+ * under the config MAC like everything else.  Retention rules are
+ * "retain B64" lines: the rule text sealed under the meta key, because a
+ * rule names a plaintext path and the config is public.  A process that
+ * keeps a volume open (the mount) notices a config rewritten by another
+ * process through vol_conf_refresh(), which vol_kek_current() calls.
+ */
+
+static int slot_recipe_check(enum keyslot_type type, const char *recipe)
+{
+	const char *p;
+
+	if ((type == KEYSLOT_PKCS11 || type == KEYSLOT_COMMAND) != !!recipe)
+		return -EINVAL;
+	if (!recipe)
+		return 0;
+	if (!*recipe || strlen(recipe) >= VOL_SLOT_RECIPE_MAX)
+		return -EINVAL;
+	for (p = recipe; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return -EINVAL;
+	return 0;
+}
+
+static int conf_parse_recipe(struct vol *vol, const char *rest)
+{
+	unsigned int i;
+	uint32_t id;
+	char *end;
+	unsigned long v;
+
+	v = strtoul(rest, &end, 10);
+	if (end == rest || *end != ' ' || v > UINT32_MAX)
+		return -PHV_EFORMAT;
+	id = (uint32_t)v;
+	/* its slot line comes first; one recipe per slot */
+	for (i = 0; i < vol->nslots; i++) {
+		if (vol->slots[i].id != id)
+			continue;
+		if (vol->recipes[i] ||
+		    slot_recipe_check(vol->slots[i].type, end + 1))
+			return -PHV_EFORMAT;
+		vol->recipes[i] = strdup(end + 1);
+		return vol->recipes[i] ? 0 : -ENOMEM;
+	}
+	return -PHV_EFORMAT;
+}
+
+/* Retention lines are kept as their b64 text, '\n'-separated. */
+static int conf_parse_retain(struct vol *vol, const char *rest)
+{
+	size_t len = strlen(rest);
+	char *n;
+
+	if (!len || strspn(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+			   "qrstuvwxyz0123456789-_") != len)
+		return -PHV_EFORMAT;
+	n = realloc(vol->retention, vol->retention_len + len + 2);
+	if (!n)
+		return -ENOMEM;
+	memcpy(n + vol->retention_len, rest, len);
+	n[vol->retention_len + len] = '\n';
+	n[vol->retention_len + len + 1] = '\0';
+	vol->retention = n;
+	vol->retention_len += len + 1;
+	return 0;
+}
+
+static int conf_write_retention(const struct vol *vol, char *buf,
+				size_t *pos)
+{
+	const char *p = vol->retention, *nl;
+	int r = 0;
+
+	while (!r && p && *p) {
+		nl = strchr(p, '\n');
+		r = conf_add(buf, pos, "retain %.*s\n", (int)(nl - p), p);
+		p = nl + 1;
+	}
+	return r;
+}
+
+static void conf_stamp(struct vol *vol)
+{
+	struct stat st;
+
+	if (fstatat(vol->rootfd, VOL_CONF_NAME, &st, 0))
+		return;
+	vol->conf_dev = st.st_dev;
+	vol->conf_ino = st.st_ino;
+	vol->conf_mtime = st.st_mtim;
+}
+
+int vol_slot_add(struct vol *vol, const struct keyslot *tmpl,
+		 const void *secret, size_t len, const char *recipe,
+		 uint32_t *idp)
+{
+	struct keyslot *s;
+	char *copy = NULL;
+	uint32_t id = 0;
+	unsigned int i, n;
+	int r;
+
+	if (slot_recipe_check(tmpl->type, recipe) ||
+	    tmpl->type < KEYSLOT_PASSPHRASE || tmpl->type > KEYSLOT_COMMAND)
+		return -EINVAL;
+	if (recipe && !(copy = strdup(recipe)))
+		return -ENOMEM;
+	vol_conf_refresh(vol);	/* never write back a stale slot table */
+	pthread_mutex_lock(&vol->conf_lock);
+	n = vol->nslots;
+	r = -ENOSPC;
+	if (n >= VOL_MAX_SLOTS)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (vol->slots[i].id > id)
+			id = vol->slots[i].id;
+	s = &vol->slots[n];
+	*s = *tmpl;
+	s->id = id + 1;
+	s->label[sizeof(s->label) - 1] = '\0';
+	r = keyslot_seal(s, vol->id, secret, len, vol->vmk);
+	if (r)
+		goto out;
+	vol->recipes[n] = copy;
+	vol->nslots = n + 1;
+	r = conf_write(vol);
+	if (r) {
+		/* the file still has the old slots: so must memory */
+		vol->nslots = n;
+		vol->recipes[n] = NULL;
+		goto out;
+	}
+	copy = NULL;
+	if (idp)
+		*idp = s->id;
+out:
+	if (r)
+		secmem_wipe(&vol->slots[n], sizeof(vol->slots[n]));
+	pthread_mutex_unlock(&vol->conf_lock);
+	free(copy);
+	return r;
+}
+
+int vol_slot_remove(struct vol *vol, uint32_t id)
+{
+	struct keyslot gone;
+	char *recipe;
+	unsigned int i, n;
+	int r = -PHV_ENOTFOUND;
+
+	vol_conf_refresh(vol);
+	pthread_mutex_lock(&vol->conf_lock);
+	n = vol->nslots;
+	for (i = 0; i < n && vol->slots[i].id != id; i++)
+		;
+	if (i == n)
+		goto out;
+	r = -EBUSY;
+	if (n == 1)
+		goto out;
+	gone = vol->slots[i];
+	recipe = vol->recipes[i];
+	memmove(&vol->slots[i], &vol->slots[i + 1],
+		(n - i - 1) * sizeof(vol->slots[0]));
+	memmove(&vol->recipes[i], &vol->recipes[i + 1],
+		(n - i - 1) * sizeof(vol->recipes[0]));
+	vol->recipes[n - 1] = NULL;
+	vol->nslots = n - 1;
+	r = conf_write(vol);
+	if (r) {
+		memmove(&vol->slots[i + 1], &vol->slots[i],
+			(n - i - 1) * sizeof(vol->slots[0]));
+		memmove(&vol->recipes[i + 1], &vol->recipes[i],
+			(n - i - 1) * sizeof(vol->recipes[0]));
+		vol->slots[i] = gone;
+		vol->recipes[i] = recipe;
+		vol->nslots = n;
+	} else {
+		free(recipe);
+	}
+	secmem_wipe(&gone, sizeof(gone));
+out:
+	pthread_mutex_unlock(&vol->conf_lock);
+	return r;
+}
+
+int vol_slot_recipe(const char *cipherdir, uint32_t id, char *buf,
+		    size_t size)
+{
+	struct vol *vol = calloc(1, sizeof(*vol));
+	uint8_t mac[MAC_LEN];
+	size_t blen, maclen;
+	char *text = NULL;
+	unsigned int i;
+	int r;
+
+	if (!vol)
+		return -ENOMEM;
+	vol->rootfd = open(cipherdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r = vol->rootfd < 0 ? -errno : conf_read(vol->rootfd, &text, &blen);
+	if (!r)
+		r = conf_parse(vol, text, &maclen, mac);
+	for (i = 0; !r && i < vol->nslots; i++) {
+		if (vol->slots[i].id != id)
+			continue;
+		if (!vol->recipes[i])
+			break;
+		if (strlen(vol->recipes[i]) >= size)
+			r = -ENOSPC;
+		else
+			strcpy(buf, vol->recipes[i]);
+		goto out;
+	}
+	if (!r)
+		r = -PHV_ENOTFOUND;
+out:
+	for (i = 0; i < VOL_MAX_SLOTS; i++)
+		free(vol->recipes[i]);
+	free(vol->retention);
+	if (vol->rootfd >= 0)
+		close(vol->rootfd);
+	free(vol);
+	free(text);
+	return r;
+}
+
+/* Take the KEK table of a freshly verified config (nv) into vol: unseal
+ * new versions, retire in place the versions nv no longer has. */
+static int refresh_keks(struct vol *vol, struct vol *nv)
+{
+	unsigned int i, j;
+	int r;
+
+	for (i = 0; i < vol->nkeks; i++) {
+		for (j = 0; j < nv->nkeks; j++)
+			if (nv->keks[j].version == vol->keks[i].version)
+				break;
+		if (j == nv->nkeks && vol->keks[i].key &&
+		    !vol->keks[i].retired) {
+			/* a reader may hold the pointer: wipe, keep */
+			secmem_wipe(vol->keks[i].key, VOL_KEY_LEN);
+			vol->keks[i].retired = 1;
+		}
+	}
+	for (j = 0; j < nv->nkeks; j++) {
+		for (i = 0; i < vol->nkeks; i++)
+			if (vol->keks[i].version == nv->keks[j].version)
+				break;
+		if (i < vol->nkeks)
+			continue;
+		if (vol->nkeks >= VOL_MAX_KEKS)
+			return -ENOSPC;
+		vol->keks[i] = nv->keks[j];
+		vol->keks[i].key = NULL;
+		r = kek_unseal(vol, &vol->keks[i]);
+		if (r)
+			return r;
+		vol->nkeks++;
+	}
+	for (i = 0; i < vol->nkeks; i++)
+		if (vol->keks[i].version == nv->current_kek &&
+		    !vol->keks[i].retired)
+			vol->current_kek = nv->current_kek;
+	return 0;
+}
+
+int vol_conf_refresh(struct vol *vol)
+{
+	struct vol *nv = NULL;
+	uint8_t mac[MAC_LEN], want[MAC_LEN];
+	size_t blen = 0, maclen = 0;
+	char *buf = NULL, *copy = NULL;
+	struct stat st;
+	unsigned int i;
+	int r;
+
+	if (fstatat(vol->rootfd, VOL_CONF_NAME, &st, 0))
+		return -errno;
+	pthread_mutex_lock(&vol->conf_lock);
+	r = 0;
+	if (st.st_ino == vol->conf_ino && st.st_dev == vol->conf_dev &&
+	    st.st_mtim.tv_sec == vol->conf_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == vol->conf_mtime.tv_nsec)
+		goto out;
+	conf_stamp(vol);	/* one attempt per change, even a bad one */
+	nv = calloc(1, sizeof(*nv));
+	r = nv ? conf_read(vol->rootfd, &buf, &blen) : -ENOMEM;
+	if (!r) {
+		copy = strdup(buf);
+		r = copy ? conf_parse(nv, copy, &maclen, mac) : -ENOMEM;
+	}
+	if (!r)
+		r = conf_mac_compute(vol->conf_mac, buf, maclen, want);
+	if (!r && (secmem_cmp(mac, want, MAC_LEN) ||
+		   memcmp(nv->id, vol->id, VOL_ID_LEN)))
+		r = -PHV_EAUTH;
+	if (!r)
+		r = refresh_keks(vol, nv);
+	if (r)
+		goto out;
+	/* slots and recipes as the file has them now */
+	for (i = 0; i < VOL_MAX_SLOTS; i++) {
+		free(vol->recipes[i]);
+		vol->recipes[i] = nv->recipes[i];
+		nv->recipes[i] = NULL;
+	}
+	memcpy(vol->slots, nv->slots, sizeof(vol->slots));
+	vol->nslots = nv->nslots;
+	free(vol->retention);
+	vol->retention = nv->retention;
+	vol->retention_len = nv->retention_len;
+	nv->retention = NULL;
+out:
+	pthread_mutex_unlock(&vol->conf_lock);
+	if (r)
+		log_warn("%s/%s changed but cannot be taken in: %s; keeping "
+			 "the keys loaded before", vol->cipherdir,
+			 VOL_CONF_NAME, phv_strerror(r));
+	if (nv) {
+		for (i = 0; i < VOL_MAX_SLOTS; i++)
+			free(nv->recipes[i]);
+		free(nv->retention);
+		secmem_wipe(nv, sizeof(*nv));
+		free(nv);
+	}
+	free(buf);
+	free(copy);
 	return r;
 }

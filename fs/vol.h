@@ -52,6 +52,9 @@ struct vol_file;
 struct vol_create_opts {
 	uint32_t block_size;		/* 0 = default (VOL_DEFAULT_BLOCK) */
 	struct kdf_argon2_params argon;	/* all zero = keyslot_default_argon */
+	const uint8_t *id;		/* VOL_ID_LEN bytes; NULL = random */
+	const char *recipe;		/* token/command first slot, else NULL */
+	const char *label;		/* first slot's label; NULL = none */
 };
 
 /* Block sizes accepted by vol_create(); the default is measured, see
@@ -68,6 +71,18 @@ int vol_block_size_valid(uint32_t block_size);
  */
 int vol_create(const char *cipherdir, const struct vol_create_opts *o,
 	       enum keyslot_type type, const void *secret, size_t len);
+
+/*
+ * vol_create(), and on success *volp (when not NULL) is the new volume,
+ * unlocked, as vol_open() would give it: for adding a second slot (the
+ * recovery key at init) without asking for the first secret again.
+ * The first slot may be of any type; KEYSLOT_PKCS11 and KEYSLOT_COMMAND
+ * need o->recipe (see vol_slot_add()) and o->id, the ID the token or key
+ * service bound when it wrapped the secret.
+ */
+int vol_create_open(const char *cipherdir, const struct vol_create_opts *o,
+		    enum keyslot_type type, const void *secret, size_t len,
+		    struct vol **volp);
 
 /*
  * Unlock the volume in cipherdir with the secret, trying every slot of
@@ -146,6 +161,49 @@ int vol_file_rewrap(struct vol *vol, const char *path);
 /* Delete KEK version v from the config; -EBUSY for the current one.
  * The caller must have rewrapped every file first (fsck finds leftovers). */
 int vol_kek_retire(struct vol *vol, uint32_t version);
+
+/* ---- key slots, recipes, reload (key management) ------------------- */
+
+#define VOL_SLOT_RECIPE_MAX	4096	/* one line, printable ASCII */
+
+/*
+ * Seal the open volume's master key into a new slot.  tmpl gives the
+ * type, argon (passphrase slots) and label; the library assigns the next
+ * id (highest + 1), seals with keyslot_seal(), keeps recipe (required for
+ * KEYSLOT_PKCS11 and KEYSLOT_COMMAND, NULL otherwise) under the config
+ * MAC, and rewrites the config atomically; nothing else changes, no file
+ * header included.  *idp receives the id.  Returns 0, -ENOSPC
+ * (VOL_MAX_SLOTS reached), -EINVAL, -errno or -PHV_ECRYPTO; on failure
+ * the config and vol are as before.
+ */
+int vol_slot_add(struct vol *vol, const struct keyslot *tmpl,
+		 const void *secret, size_t len, const char *recipe,
+		 uint32_t *idp);
+
+/* Remove slot id and its recipe (atomic rewrite).  -PHV_ENOTFOUND, or
+ * -EBUSY when it is the last slot: a volume always keeps one. */
+int vol_slot_remove(struct vol *vol, uint32_t id);
+
+/*
+ * Read slot id's recipe without unlocking, into buf (NUL-terminated).
+ * Not trusted: the MAC is not checked, but a recipe only ever yields a
+ * secret that must then open the slot.  Returns 0, -PHV_ENOTFOUND (no
+ * such slot or no recipe), -ENOSPC, -PHV_ECONFIG.
+ */
+int vol_slot_recipe(const char *cipherdir, uint32_t id, char *buf,
+		    size_t size);
+
+/*
+ * Take in a config another process rewrote since vol last read or wrote
+ * it (`key rotate`, `key retire`, `key add` while mounted): verifies its
+ * MAC, unseals new KEK versions, makes the file's current KEK current,
+ * and wipes versions the file no longer has (kept allocated, never
+ * returned again).  Cheap when nothing changed (one fstatat);
+ * vol_kek_current() calls it, so a mount's new files use a rotated KEK
+ * at once.  Returns 0 or a negative code (the old state is kept, and a
+ * warning logged).
+ */
+int vol_conf_refresh(struct vol *vol);
 
 /* ---- reading the tree ---------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "crypto/aead.h"
 #include "crypto/keyslot.h"
@@ -32,6 +33,8 @@ struct vol_kek {
 	uint8_t sealed[VOL_KEY_LEN];
 	uint8_t tag[AEAD_TAG_LEN];
 	uint8_t *key;			/* secmem, VOL_KEY_LEN; NULL if locked */
+	int retired;			/* retired by another process: key wiped,
+					 * kept allocated for racing readers */
 };
 
 struct vol {
@@ -47,6 +50,14 @@ struct vol {
 	struct vol_kek keks[VOL_MAX_KEKS];
 	uint32_t current_kek;		/* guarded by conf_lock */
 	pthread_mutex_t conf_lock;	/* config rewrites, KEK table */
+
+	/* key management (vol.c, "slots and reload"); conf_lock */
+	char *recipes[VOL_MAX_SLOTS];	/* parallel to slots[]; NULL: none */
+	char *retention;		/* "retain" lines, NUL-separated */
+	size_t retention_len;
+	dev_t conf_dev;			/* the config file last read/written */
+	ino_t conf_ino;
+	struct timespec conf_mtime;
 
 	/* secmem, set once by vol_open(), read-only afterwards */
 	uint8_t *vmk;			/* VOL_KEY_LEN */
