@@ -6,9 +6,7 @@
  * Subcommands are a second table, like the top-level one.  Secrets are
  * read from files, commands or the terminal (secret.h, keysrc.h), never
  * from the command line, and never printed, except a new recovery key
- * or its shares, which are printed once on purpose.  Slot editing needs
- * the slot API requested from fs/ (docs/KEYS.md, "Volume API"); until
- * fs/vol.h defines VOL_SLOT_RECIPE_MAX those subcommands say so and fail.
+ * or its shares, which are printed once on purpose.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,31 +95,6 @@ static int read_stdin(char *buf, size_t size)
 	return 0;
 }
 
-/* Print the shares of key, one per line, with their number. */
-static int print_shares(const uint8_t *key, size_t len, unsigned int n,
-			unsigned int m)
-{
-	struct shamir_share *sh = secmem_alloc(n * sizeof(*sh));
-	char text[SHAMIR_TEXT_MAX(SHAMIR_SECRET_MAX) + 1];
-	unsigned int i;
-	int r;
-
-	if (!sh)
-		return -ENOMEM;
-	r = shamir_share_split(key, len, n, m, sh);
-	for (i = 0; i < n && !r; i++) {
-		r = shamir_share_encode(&sh[i], text, sizeof(text));
-		if (r >= 0) {
-			printf("share %u of %u (any %u restore): %s\n", i + 1,
-			       n, m, text);
-			r = 0;
-		}
-	}
-	secmem_wipe(text, sizeof(text));
-	secmem_free(sh, n * sizeof(*sh));
-	return r;
-}
-
 static int parse_count(const char *arg, const char *what, unsigned int *v)
 {
 	char *end;
@@ -175,7 +148,7 @@ static int recovery_split(int argc, char **argv)
 		fprintf(stderr, "phivault: no recovery key (phvk-...) on "
 			"standard input: %s\n", phv_strerror(r));
 	if (!r)
-		r = print_shares(key, len, n, m);
+		r = keysrc_recovery_print(key, len, n, m);
 	if (!r)
 		st = EXIT_OK;
 out:
@@ -388,7 +361,6 @@ static int key_token_keygen(int argc, char **argv)
 
 /* ---- add and remove ----------------------------------------------------- */
 
-#ifdef VOL_SLOT_RECIPE_MAX
 /*
  * Unlock with the existing-slot options, then seal the master key into a
  * new slot whose secret comes from the --new-* options.
@@ -435,17 +407,19 @@ static int key_add(int argc, char **argv)
 	if (optind + 1 != argc || !recipe)
 		goto out;
 	st = EXIT_FAIL;
+	if (token) {
+		/* the token options name the new slot's token; the existing
+		 * slot is opened by the other options */
+		nko = ko;
+		nko.key_command = NULL;
+		ko.token_label = NULL;
+	}
 	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
 	if (r) {
 		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
 		goto out;
 	}
 	vol_get_id(vol, id);
-	if (token) {
-		/* the token options name the new slot's token */
-		nko = ko;
-		nko.key_command = NULL;
-	}
 	if (keysrc_type(&nko)) {
 		ns.data = secmem_alloc(KEYSRC_SECRET_LEN);
 		ns.len = KEYSRC_SECRET_LEN;
@@ -521,21 +495,6 @@ static int key_remove(int argc, char **argv)
 		printf("removed slot %u\n", slot);
 	return r ? EXIT_FAIL : EXIT_OK;
 }
-#else
-static int key_add(int argc, char **argv)
-{
-	fprintf(stderr, "phivault: 'key add' needs slot editing in the "
-		"volume library, which this build lacks\n");
-	return EXIT_FAIL;
-}
-
-static int key_remove(int argc, char **argv)
-{
-	fprintf(stderr, "phivault: 'key remove' needs slot editing in the "
-		"volume library, which this build lacks\n");
-	return EXIT_FAIL;
-}
-#endif
 
 static const struct {
 	const char *name;

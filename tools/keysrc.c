@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "crypto/keycmd.h"
+#include "crypto/shamir.h"
 #include "crypto/secmem.h"
 #include "fs/vol.h"
 #include "keysrc.h"
@@ -53,9 +55,40 @@ enum keyslot_type keysrc_type(const struct keysrc_opts *o)
 {
 	if (o->token_label)
 		return KEYSLOT_PKCS11;
-	if (o->key_command || getenv("PHIVAULT_KEY_COMMAND"))
+	if (o->key_command)
 		return KEYSLOT_COMMAND;
 	return 0;
+}
+
+/* The value of environment variable name, or NULL when unset or empty. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+void keysrc_env(struct secret_opts *so, struct keysrc_opts *ko)
+{
+	/* helpers of a source, never a source themselves */
+	if (!ko->key_label)
+		ko->key_label = env("PHIVAULT_KEY_LABEL");
+	if (!ko->pin_file && !ko->pin_command)
+		ko->pin_file = env("PHIVAULT_PIN_FILE");
+	if (!ko->pin_file && !ko->pin_command)
+		ko->pin_command = env("PHIVAULT_PIN_COMMAND");
+	if (so->keyfile || so->passphrase_file || so->passphrase_command ||
+	    ko->token_label || ko->key_command)
+		return;
+	if ((ko->token_label = env("PHIVAULT_TOKEN_LABEL")))
+		return;
+	if ((ko->key_command = env("PHIVAULT_KEY_COMMAND")))
+		return;
+	if ((so->keyfile = env("PHIVAULT_KEYFILE")))
+		return;
+	if (so->env_file && env(so->env_file))
+		return;		/* secret_get() reads it */
+	so->passphrase_command = env("PHIVAULT_PASSPHRASE_COMMAND");
 }
 
 void keysrc_id_hex(const uint8_t id[static KEYSRC_ID_LEN],
@@ -437,14 +470,20 @@ static int unlock_fail(const char *cipherdir, int r)
 {
 	if (r == -PHV_EBADKEY)
 		fprintf(stderr, "phivault: no key slot of '%s' opens with that "
-			"secret\n", cipherdir);
+			"secret (wrong passphrase or key file?)\n", cipherdir);
+	else if (r == -PHV_EAUTH)
+		fprintf(stderr, "phivault: %s/%s failed its integrity check "
+			"(MAC mismatch): the configuration was altered; "
+			"refusing to use it\n", cipherdir, VOL_CONF_NAME);
+	else if (r == -PHV_ECONFIG)
+		fprintf(stderr, "phivault: %s/%s is missing or damaged: not "
+			"a phivault volume?\n", cipherdir, VOL_CONF_NAME);
 	else if (r)
 		fprintf(stderr, "phivault: cannot unlock '%s': %s\n",
 			cipherdir, phv_strerror(r));
 	return r;
 }
 
-#ifdef VOL_SLOT_RECIPE_MAX
 /* Try every token or command slot that the options can serve. */
 static int unlock_wrapped(const char *cipherdir,
 			  const struct keysrc_opts *ko, struct vol **volp)
@@ -488,29 +527,58 @@ static int unlock_wrapped(const char *cipherdir,
 	free(info);
 	return r;
 }
-#endif
 
 int keysrc_unlock(const char *cipherdir, const struct secret_opts *so,
 		  const struct keysrc_opts *ko, struct vol **volp)
 {
+	struct secret_opts so2 = *so;
+	struct keysrc_opts ko2 = *ko;
 	struct secret s = { 0 };
+	char prompt[PATH_MAX + 32];
 	int r;
 
 	*volp = NULL;
-	if (keysrc_type(ko)) {
-#ifdef VOL_SLOT_RECIPE_MAX
-		return unlock_wrapped(cipherdir, ko, volp);
-#else
-		fprintf(stderr, "phivault: token and key-command slots need "
-			"slot recipes in the volume library, which this "
-			"build lacks\n");
-		return -ENOSYS;
-#endif
-	}
-	r = secret_get(so, "Passphrase: ", 0, &s);
+	keysrc_env(&so2, &ko2);
+	if (keysrc_type(&ko2))
+		return unlock_wrapped(cipherdir, &ko2, volp);
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", cipherdir);
+	r = secret_get(&so2, prompt, 0, &s);
 	if (r)
 		return r;
 	r = vol_open(cipherdir, s.type, s.data, s.len, volp);
 	secret_release(&s);
 	return unlock_fail(cipherdir, r);
+}
+
+int keysrc_recovery_print(const uint8_t *key, size_t len, unsigned int n,
+			  unsigned int m)
+{
+	struct shamir_share *sh = NULL;
+	char text[SHAMIR_TEXT_MAX(SHAMIR_SECRET_MAX) + 1];
+	unsigned int i;
+	int r;
+
+	if (!n) {
+		r = shamir_key_encode(key, len, text, sizeof(text));
+		if (r > 0)
+			printf("%s\n", text);
+		secmem_wipe(text, sizeof(text));
+		return r > 0 ? 0 : r;
+	}
+	sh = secmem_alloc(n * sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	r = shamir_share_split(key, len, n, m, sh);
+	for (i = 0; i < n && !r; i++) {
+		r = shamir_share_encode(&sh[i], text, sizeof(text));
+		if (r >= 0) {
+			printf("share %u of %u (any %u restore): %s\n", i + 1,
+			       n, m, text);
+			r = 0;
+		}
+	}
+	fflush(stdout);
+	secmem_wipe(text, sizeof(text));
+	secmem_free(sh, n * sizeof(*sh));
+	return r;
 }

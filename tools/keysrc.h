@@ -59,8 +59,26 @@ struct keysrc_opts {
 int keysrc_opt(struct keysrc_opts *o, int opt, const char *arg);
 
 /* The slot type the options ask for: KEYSLOT_PKCS11 when a token label
- * is given, KEYSLOT_COMMAND when a key command is, else 0. */
+ * is given, KEYSLOT_COMMAND when a key command is, else 0.  The
+ * environment is not consulted: call keysrc_env() first for that. */
 enum keyslot_type keysrc_type(const struct keysrc_opts *o);
+
+/*
+ * Environment fallbacks for unlocking (`phivault --volume NAME` exports
+ * a profile's settings under these names, common/conf.c).  The helpers
+ * PHIVAULT_KEY_LABEL, PHIVAULT_PIN_FILE and PHIVAULT_PIN_COMMAND fill
+ * what the command line left unset.  A source is taken from the
+ * environment only when the command line named none, in this order:
+ * PHIVAULT_TOKEN_LABEL, PHIVAULT_KEY_COMMAND, PHIVAULT_KEYFILE,
+ * so->env_file (read by secret_get), PHIVAULT_PASSPHRASE_COMMAND.
+ * PHIVAULT_PKCS11_MODULE is read when a token is opened.
+ */
+void keysrc_env(struct secret_opts *so, struct keysrc_opts *ko);
+
+/* Print a recovery key (n == 0) or its n shares with threshold m on
+ * stdout, once.  0 or a negative code. */
+int keysrc_recovery_print(const uint8_t *key, size_t len, unsigned int n,
+			  unsigned int m);
 
 /* A parsed recipe. */
 struct keysrc_recipe {
