@@ -40,11 +40,20 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/secmem.h"
+#include "policy/guard.h"
 #include "fuse_ops.h"
 #include "vol_i.h"
 
 #define TAB_BITS	17
-#define TIMEOUT		1.0
+/*
+ * Entry, attribute and negative-entry timeouts.  The mount is the only
+ * writer of its backing directory (docs/FORMAT.md, "Mount behaviour"),
+ * and the kernel updates or invalidates what it caches after each of its
+ * own changes, so nothing cached can go stale behind its back: a day is
+ * as good as forever, and it spares a LOOKUP or GETATTR per entry on
+ * every pass over a tree that takes longer than a second.
+ */
+#define TIMEOUT		86400.0
 #define MAX_WRITE	(1U << 20)
 
 /* State of a regular file that has been opened at least once. */
@@ -77,6 +86,7 @@ struct vol_fuse {
 	struct fuse_session *se;
 	struct node root;
 	int debug;
+	struct guard *guard;		/* NULL: no policy; set once, atomic */
 };
 
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -136,6 +146,98 @@ static void procpath(int fd, char *buf)
 static int reply_err(fuse_req_t req, int code)
 {
 	return fuse_reply_err(req, code ? phv_errno(code) : 0);
+}
+
+/* ---- access policy (policy/guard.h) ---------------------------------- */
+
+/*
+ * With no policy installed f->guard is NULL and every op pays one load
+ * and one branch.  With one, each op builds the plaintext path of what
+ * it touches, asks guard_check() before touching anything and reports
+ * mutations with guard_done() after.  An open regular file keeps its
+ * struct guard_file in fi->fh (0 without a policy).
+ */
+#define WHO_GROUPS	128
+
+struct who {
+	struct policy_caller c;
+	gid_t groups[WHO_GROUPS];
+};
+
+static struct guard *guard_of(fuse_req_t req)
+{
+	return __atomic_load_n(&ctx_of(req)->guard, __ATOMIC_ACQUIRE);
+}
+
+/* The caller as the kernel reports it; missing groups only deny. */
+static void who_of(fuse_req_t req, struct who *w)
+{
+	const struct fuse_ctx *x = fuse_req_ctx(req);
+	int n = fuse_req_getgroups(req, WHO_GROUPS, w->groups);
+
+	w->c.uid = x->uid;
+	w->c.gid = x->gid;
+	w->c.pid = x->pid;
+	w->c.groups = w->groups;
+	w->c.ngroups = n < 0 ? 0 : n > WHO_GROUPS ? WHO_GROUPS : n;
+}
+
+/*
+ * Plaintext path of n, or of name in directory n when name is set, for a
+ * policy decision: exact or an error, never truncated.  A node whose
+ * chain does not reach the root (no name recorded) is refused.
+ */
+static int node_policy_path(struct vol_fuse *f, struct node *n,
+			    const char *name, char *buf, size_t size)
+{
+	size_t len = name ? strlen(name) + 1 : 0, pos, k;
+	struct node *p;
+	int r = -ENAMETOOLONG;
+
+	pthread_mutex_lock(&tab_lock);
+	for (p = n; p != &f->root; p = p->parent) {
+		if (!p || !p->name) {
+			r = -ESTALE;
+			goto out;
+		}
+		len += strlen(p->name) + 1;
+	}
+	if (len + 2 > size)
+		goto out;
+	pos = len;
+	buf[pos] = '\0';
+	if (name) {
+		k = strlen(name);
+		pos -= k;
+		memcpy(buf + pos, name, k);
+		buf[--pos] = '/';
+	}
+	for (p = n; p != &f->root; p = p->parent) {
+		k = strlen(p->name);
+		pos -= k;
+		memcpy(buf + pos, p->name, k);
+		buf[--pos] = '/';
+	}
+	if (!len)
+		strcpy(buf, "/");
+	r = 0;
+out:
+	pthread_mutex_unlock(&tab_lock);
+	return r;
+}
+
+/* Decide op on n (or name in n): fills w and path; 0 or a code. */
+static int guard_pre(fuse_req_t req, struct guard *g, enum guard_op op,
+		     struct node *n, const char *name, int arg,
+		     struct who *w, char *path)
+{
+	int r;
+
+	who_of(req, w);
+	r = node_policy_path(ctx_of(req), n, name, path, PATH_MAX);
+	if (r)
+		return r;
+	return guard_check(g, &w->c, op, path, NULL, arg);
 }
 
 /* ---- the node table -------------------------------------------------- */
@@ -449,9 +551,21 @@ static int do_lookup(struct vol_fuse *f, struct node *dn, const char *name,
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct guard *g = guard_of(req);
 	struct fuse_entry_param e;
-	int r = do_lookup(ctx_of(req), node_of(req, parent), name, &e);
+	char path[PATH_MAX];
+	struct who w;
+	int r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_LOOKUP, node_of(req, parent), name,
+			      0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
+	r = do_lookup(ctx_of(req), node_of(req, parent), name, &e);
 	if (r == -ENOENT) {
 		/* a negative entry the kernel may cache */
 		e.ino = 0;
@@ -487,9 +601,17 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct node *n = node_of(req, ino);
+	struct guard *g = guard_of(req);
+	char path[PATH_MAX];
 	struct stat st;
-	int r = node_stat(ctx_of(req), n, &st);
+	struct who w;
+	int r = 0;
 
+	/* the mount point itself stays visible (stat, df, mountpoint) */
+	if (g && n != &ctx_of(req)->root)
+		r = guard_pre(req, g, GUARD_LOOKUP, n, NULL, 0, &w, path);
+	if (!r)
+		r = node_stat(ctx_of(req), n, &st);
 	if (r)
 		reply_err(req, r);
 	else
@@ -615,11 +737,25 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
+	struct guard *g = guard_of(req);
+	struct guard_file *gf = NULL;
+	char path[PATH_MAX];
+	struct who w;
 	int r;
 
 	if (n->type != S_IFREG) {
 		reply_err(req, n->type == S_IFDIR ? -EISDIR : -EINVAL);
 		return;
+	}
+	if (g) {
+		who_of(req, &w);
+		r = node_policy_path(f, n, NULL, path, sizeof(path));
+		if (!r)
+			r = guard_file_open(g, &w.c, path, fi->flags, &gf);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
 	}
 	r = node_open(f, n);
 	if (!r && (fi->flags & O_TRUNC)) {
@@ -629,19 +765,27 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (r)
 			node_close(n);
 	}
+	if (gf)
+		guard_file_opened(g, gf, r);
 	if (r) {
 		reply_err(req, r);
 		return;
 	}
 	fi->keep_cache = 1;
-	fi->fh = (uintptr_t)n;
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	fi->fh = (uintptr_t)gf;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		guard_file_release(g, gf, 0, 0);
 		node_close(n);
+	}
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct guard_file *gf = (struct guard_file *)(uintptr_t)fi->fh;
+
+	if (gf)
+		guard_file_release(guard_of(req), gf, 0, 0);
 	node_close(node_of(req, ino));
 	fuse_reply_err(req, 0);
 }
@@ -707,6 +851,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	    __atomic_exchange_n(&n->fs->logged_bad, bad + 1,
 				__ATOMIC_RELAXED) != bad + 1)
 		log_damage(n, "read", bad, 1);
+	if (r > 0 && fi->fh)
+		guard_file_io((struct guard_file *)(uintptr_t)fi->fh,
+			      (size_t)r, 0);
 	if (r < 0)
 		reply_err(req, (int)r);
 	else
@@ -726,16 +873,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	pthread_rwlock_unlock(&n->fs->rw);
 	if (r == -PHV_EAUTH)
 		log_damage(n, "write", bad, 1);
+	if (r > 0 && fi->fh)
+		guard_file_io((struct guard_file *)(uintptr_t)fi->fh, 0,
+			      (size_t)r);
 	if (r < 0)
 		reply_err(req, (int)r);
 	else
 		fuse_reply_write(req, (size_t)r);
-}
-
-static void op_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -792,10 +936,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
+	struct guard *g = guard_of(req);
+	char p[32], path[PATH_MAX];
 	struct stat st;
-	char p[32];
+	struct who w;
 	int r = 0;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_SETATTR, n, NULL, valid, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	procpath(n->fd, p);
 	if ((valid & FUSE_SET_ATTR_MODE) && n->type != S_IFLNK &&
 	    chmod(p, attr->st_mode & 07777))
@@ -820,6 +973,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			    FUSE_SET_ATTR_ATIME_NOW |
 			    FUSE_SET_ATTR_MTIME_NOW)))
 		r = set_times(n, attr, valid);
+	if (g)
+		guard_done(g, &w.c, GUARD_SETATTR, path, NULL, valid, r);
 	if (!r)
 		r = node_stat(f, n, &st);
 	if (r)
@@ -876,9 +1031,18 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	struct node *dn = node_of(req, parent);
-	char bname[256];
+	struct guard *g = guard_of(req);
+	char bname[256], path[PATH_MAX];
+	struct who w;
 	int r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_MKNOD, dn, name, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = new_bname(ctx_of(req), dn, name, bname);
 	if (!r && mknodat(dn->fd, bname, mode, rdev))
 		r = -errno;
@@ -886,6 +1050,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = set_owner(req, dn, dn->fd, bname);
 	if (!r)
 		r = entry_reply(req, dn, name);
+	if (g)
+		guard_done(g, &w.c, GUARD_MKNOD, path, NULL, 0, r);
 	if (r)
 		reply_err(req, r);
 }
@@ -895,11 +1061,25 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *dn = node_of(req, parent);
+	struct guard *g = guard_of(req);
+	struct guard_file *gf = NULL;
 	struct fuse_entry_param e;
+	char bname[256], path[PATH_MAX];
 	struct node *n;
-	char bname[256];
+	struct who w;
 	int fd = -1, r;
 
+	if (g) {
+		who_of(req, &w);
+		r = node_policy_path(f, dn, name, path, sizeof(path));
+		if (!r)
+			r = guard_file_open(g, &w.c, path, fi->flags | O_CREAT,
+					    &gf);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = new_bname(f, dn, name, bname);
 	if (r)
 		goto out;
@@ -941,14 +1121,20 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		node_forget(n, 1);
 		goto out;
 	}
+	if (gf)
+		guard_file_opened(g, gf, 0);
 	fi->keep_cache = 1;
-	fi->fh = (uintptr_t)n;
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+	fi->fh = (uintptr_t)gf;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		guard_file_release(g, gf, 0, 0);
 		node_close(n);
+	}
 	return;
 out:
 	if (fd >= 0)
 		close(fd);
+	if (gf)
+		guard_file_opened(g, gf, r);
 	reply_err(req, r);
 }
 
@@ -957,10 +1143,19 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *dn = node_of(req, parent);
-	char bname[256], tmp[64];
+	struct guard *g = guard_of(req);
+	char bname[256], tmp[64], path[PATH_MAX];
 	uint8_t id[DIRID_LEN];
+	struct who w;
 	int fd = -1, r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_MKDIR, dn, name, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = new_bname(f, dn, name, bname);
 	if (r)
 		goto out;
@@ -990,6 +1185,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	if (fd >= 0)
 		close(fd);
+	if (g)
+		guard_done(g, &w.c, GUARD_MKDIR, path, NULL, 0, r);
 	if (r)
 		reply_err(req, r);
 }
@@ -999,9 +1196,18 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *dn = node_of(req, parent);
-	char bname[256], enc[4096];
+	struct guard *g = guard_of(req);
+	char bname[256], enc[4096], path[PATH_MAX];
+	struct who w;
 	int r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_SYMLINK, dn, name, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = symlink_encrypt(f->vol, link, enc, sizeof(enc));
 	if (!r)
 		r = new_bname(f, dn, name, bname);
@@ -1011,6 +1217,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		r = set_owner(req, dn, dn->fd, bname);
 	if (!r)
 		r = entry_reply(req, dn, name);
+	if (g)
+		guard_done(g, &w.c, GUARD_SYMLINK, path, link, 0, r);
 	if (r)
 		reply_err(req, r);
 }
@@ -1019,14 +1227,31 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		    const char *name)
 {
 	struct node *n = node_of(req, ino), *dn = node_of(req, parent);
-	char bname[256];
+	struct guard *g = guard_of(req);
+	char bname[256], path[PATH_MAX], path2[PATH_MAX];
+	struct who w;
 	int r;
 
+	if (g) {
+		who_of(req, &w);
+		r = node_policy_path(ctx_of(req), n, NULL, path, sizeof(path));
+		if (!r)
+			r = node_policy_path(ctx_of(req), dn, name, path2,
+					     sizeof(path2));
+		if (!r)
+			r = guard_check(g, &w.c, GUARD_LINK, path, path2, 0);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = new_bname(ctx_of(req), dn, name, bname);
 	if (!r && linkat(n->fd, "", dn->fd, bname, AT_EMPTY_PATH))
 		r = -errno;
 	if (!r)
 		r = entry_reply(req, dn, name);
+	if (g)
+		guard_done(g, &w.c, GUARD_LINK, path, path2, 0, r);
 	if (r)
 		reply_err(req, r);
 }
@@ -1035,10 +1260,19 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
-	char enc[4096], plain[4097];
+	struct guard *g = guard_of(req);
+	char enc[4096], plain[4097], path[PATH_MAX];
+	struct who w;
 	ssize_t len;
 	int r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_READLINK, n, NULL, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	len = readlinkat(n->fd, "", enc, sizeof(enc) - 1);
 	if (len < 0) {
 		reply_err(req, -errno);
@@ -1059,15 +1293,26 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *dn = node_of(req, parent);
-	char bname[256];
+	struct guard *g = guard_of(req);
+	char bname[256], path[PATH_MAX];
+	struct who w;
 	int r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_UNLINK, dn, name, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = node_bname(ctx_of(req), dn, name, bname, NULL);
 	if (r >= 0) {
 		r = unlinkat(dn->fd, bname, 0) ? -errno : 0;
 		if (!r)
 			name_sidecar_remove(dn->fd, bname);
 	}
+	if (g)
+		guard_done(g, &w.c, GUARD_UNLINK, path, NULL, 0, r);
 	reply_err(req, r);
 }
 
@@ -1153,12 +1398,23 @@ static int dir_empty_at(int dirfd, const char *bname)
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *dn = node_of(req, parent);
-	char bname[256];
+	struct guard *g = guard_of(req);
+	char bname[256], path[PATH_MAX];
+	struct who w;
 	int r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_RMDIR, dn, name, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = node_bname(ctx_of(req), dn, name, bname, NULL);
 	if (r >= 0)
 		r = rmdir_backing(dn->fd, bname);
+	if (g)
+		guard_done(g, &w.c, GUARD_RMDIR, path, NULL, 0, r);
 	reply_err(req, r);
 }
 
@@ -1192,18 +1448,58 @@ static void renamed(struct node *dn, int dirfd, const char *bname,
 	free(nm);
 }
 
+/*
+ * Decide a rename: delete on the old name, create on the new one and
+ * delete there too when it exists; an exchange needs both both ways.
+ */
+static int rename_check(fuse_req_t req, struct guard *g, struct node *dn,
+			const char *name, struct node *ndn,
+			const char *newname, unsigned int flags,
+			struct who *w, char *path, char *path2, int *existsp)
+{
+	struct vol_fuse *f = ctx_of(req);
+	char nbname[256];
+	struct stat st;
+	int r;
+
+	who_of(req, w);
+	r = node_policy_path(f, dn, name, path, PATH_MAX);
+	if (!r)
+		r = node_policy_path(f, ndn, newname, path2, PATH_MAX);
+	if (r)
+		return r;
+	*existsp = (flags & RENAME_EXCHANGE) != 0;
+	if (!*existsp && node_bname(f, ndn, newname, nbname, NULL) >= 0)
+		*existsp = !fstatat(ndn->fd, nbname, &st,
+				    AT_SYMLINK_NOFOLLOW);
+	r = guard_check(g, &w->c, GUARD_RENAME, path, path2, *existsp);
+	if (!r && (flags & RENAME_EXCHANGE))
+		r = guard_check(g, &w->c, GUARD_RENAME, path2, path, 1);
+	return r;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *dn = node_of(req, parent), *ndn = node_of(req, newparent);
-	char bname[256], nbname[256];
-	int r;
+	struct guard *g = guard_of(req);
+	char bname[256], nbname[256], path[PATH_MAX], path2[PATH_MAX];
+	struct who w;
+	int r, exists = 0;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		reply_err(req, -EINVAL);
 		return;
+	}
+	if (g) {
+		r = rename_check(req, g, dn, name, ndn, newname, flags, &w,
+				 path, path2, &exists);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
 	}
 	r = node_bname(f, dn, name, bname, NULL);
 	if (r >= 0)
@@ -1237,6 +1533,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		renamed(dn, dn->fd, bname, name);
 	r = 0;
 out:
+	if (g)
+		guard_done(g, &w.c, GUARD_RENAME, path, path2, exists, r);
 	reply_err(req, r);
 }
 
@@ -1246,13 +1544,24 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct node *n = node_of(req, ino);
-	struct dirh *h = calloc(1, sizeof(*h));
+	struct guard *g = guard_of(req);
+	char path[PATH_MAX];
+	struct dirh *h;
 	uint8_t id[DIRID_LEN];
+	struct who w;
 	int fd, r;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_READDIR, n, NULL, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h) {
-		reply_err(req, -ENOMEM);
-		return;
+		r = -ENOMEM;
+		goto fail;
 	}
 	r = node_dirid(ctx_of(req), n, id);
 	if (r)
@@ -1269,10 +1578,17 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		goto fail;
 	}
 	fi->fh = (uintptr_t)h;
+	/* the listing stays cached across opens; the kernel drops it when
+	 * it changes the directory itself */
 	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	if (g)
+		guard_done(g, &w.c, GUARD_READDIR, path, NULL, 0, 0);
 	fuse_reply_open(req, fi);
 	return;
 fail:
+	if (g)
+		guard_done(g, &w.c, GUARD_READDIR, path, NULL, 0, r);
 	free(h);
 	reply_err(req, r);
 }
@@ -1342,7 +1658,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		}
 		e.attr.st_ino = de->d_ino;
 		e.attr.st_mode = (mode_t)de->d_type << 12;
-		if (plus && !dot) {
+		/* with a policy every entry's attributes go through lookup,
+		 * which decides per caller: send names only */
+		if (plus && !dot && !guard_of(req)) {
 			r = do_lookup(f, dn, name, &e);
 			if (r == -ENOENT) {
 				r = 0;
@@ -1458,13 +1776,22 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
+	struct guard *g = guard_of(req);
 	uint8_t oid[FILE_ID_LEN], *sealed = NULL;
-	char bname[XATTR_BACKING_MAX], p[32];
+	char bname[XATTR_BACKING_MAX], p[32], path[PATH_MAX];
+	struct who w;
 	int r;
 
 	if (!xattr_ours(name)) {
 		reply_err(req, -EOPNOTSUPP);
 		return;
+	}
+	if (g) {
+		r = guard_pre(req, g, GUARD_SETXATTR, n, NULL, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
 	}
 	r = xattr_name_encrypt(f->vol, name, bname);
 	if (!r)
@@ -1481,6 +1808,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!r && setxattr(p, bname, sealed, size + BLK_OVERHEAD, flags))
 		r = -errno;
 out:
+	if (g)
+		guard_done(g, &w.c, GUARD_SETXATTR, path, name, 0, r);
 	free(sealed);
 	reply_err(req, r);
 }
@@ -1490,9 +1819,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
+	struct guard *g = guard_of(req);
 	uint8_t oid[FILE_ID_LEN], *sealed = NULL;
-	char bname[XATTR_BACKING_MAX], p[32];
+	char bname[XATTR_BACKING_MAX], p[32], path[PATH_MAX];
 	char *val = NULL;
+	struct who w;
 	ssize_t len;
 	int r;
 
@@ -1501,6 +1832,13 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!xattr_ours(name)) {
 		reply_err(req, -ENODATA);
 		return;
+	}
+	if (g) {
+		r = guard_pre(req, g, GUARD_GETXATTR, n, NULL, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
 	}
 	r = xattr_name_encrypt(f->vol, name, bname);
 	if (r) {
@@ -1554,12 +1892,21 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
+	struct guard *g = guard_of(req);
 	char p[32], *blist = NULL, *out = NULL, *b;
-	char name[XATTR_BACKING_MAX];
+	char name[XATTR_BACKING_MAX], path[PATH_MAX];
+	struct who w;
 	size_t pos = 0;
 	ssize_t len;
 	int r = 0;
 
+	if (g) {
+		r = guard_pre(req, g, GUARD_GETXATTR, n, NULL, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	procpath(n->fd, p);
 	len = listxattr(p, NULL, 0);
 	if (len < 0) {
@@ -1602,18 +1949,31 @@ out:
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct node *n = node_of(req, ino);
-	char bname[XATTR_BACKING_MAX], p[32];
+	struct guard *g = guard_of(req);
+	char bname[XATTR_BACKING_MAX], p[32], path[PATH_MAX];
+	struct who w;
 	int r;
 
 	if (!xattr_ours(name)) {
 		reply_err(req, -ENODATA);
 		return;
 	}
+	if (g) {
+		r = guard_pre(req, g, GUARD_SETXATTR, n, NULL, 0, &w, path);
+		if (r) {
+			reply_err(req, r);
+			return;
+		}
+	}
 	r = xattr_name_encrypt(ctx_of(req)->vol, name, bname);
 	procpath(n->fd, p);
 	if (!r && removexattr(p, bname))
 		r = -errno;
-	reply_err(req, r == -ERANGE ? -ENODATA : r);
+	if (r == -ERANGE)
+		r = -ENODATA;
+	if (g)
+		guard_done(g, &w.c, GUARD_SETXATTR, path, name, 0, r);
+	reply_err(req, r);
 }
 
 /* ---- session ---------------------------------------------------------- */
@@ -1623,7 +1983,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	struct vol_fuse *f = userdata;
 	unsigned int want = FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_PARALLEL_DIROPS |
 			    FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			    FUSE_CAP_ASYNC_DIO;
+			    FUSE_CAP_ASYNC_DIO | FUSE_CAP_CACHE_SYMLINKS;
 
 	conn->want |= want & conn->capable;
 	/* the kernel clears setuid bits; we would have to otherwise */
@@ -1654,7 +2014,9 @@ static const struct fuse_lowlevel_ops vol_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
+	/* no .flush: libfuse answers ENOSYS once and the kernel stops
+	 * sending FLUSH on every close(2); with the writeback cache it
+	 * still writes the dirty pages back before close returns */
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
@@ -1781,8 +2143,13 @@ int vol_fuse_new(struct vol *vol, const char *mountpoint,
 	raise_nofile();
 	/* the kernel already applied the caller's umask to every mode */
 	umask(0);
+	/*
+	 * noatime: reads never change the backing atime (O_NOATIME), and
+	 * with the writeback cache every atime update the kernel made on
+	 * its own would dirty the inode and cost a SETATTR later.
+	 */
 	snprintf(opts, sizeof(opts), "-ofsname=phivault,subtype=phivault,"
-		 "default_permissions%s%s%s", shared ? ",allow_other" : "",
+		 "default_permissions,noatime%s%s%s", shared ? ",allow_other" : "",
 		 fuse_opts ? "," : "", fuse_opts ? fuse_opts : "");
 	if (fuse_opt_add_arg(&args, "phivault") ||
 	    fuse_opt_add_arg(&args, opts) ||
@@ -1837,6 +2204,11 @@ int vol_fuse_run(struct vol_fuse *f)
 	fuse_remove_signal_handlers(f->se);
 	fuse_loop_cfg_destroy(cfg);
 	return r < 0 ? r : 0;
+}
+
+void vol_fuse_set_guard(struct vol_fuse *f, struct guard *g)
+{
+	__atomic_store_n(&f->guard, g, __ATOMIC_RELEASE);
 }
 
 void vol_fuse_free(struct vol_fuse *f)

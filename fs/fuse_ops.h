@@ -12,6 +12,7 @@
 #ifndef FS_FUSE_OPS_H
 #define FS_FUSE_OPS_H
 
+struct guard;
 struct vol;
 struct vol_fuse;
 
@@ -26,6 +27,15 @@ int vol_fuse_new(struct vol *vol, const char *mountpoint,
 
 /* Serve until unmounted or signalled; returns 0 or a negative code. */
 int vol_fuse_run(struct vol_fuse *f);
+
+/*
+ * Enforce and audit the access policy of g (policy/guard.h) from now on:
+ * every op asks g before it acts and reports what it changed.  Call at
+ * most once, before or while vol_fuse_run() serves; g must outlive the
+ * session (guard_stop() only after vol_fuse_run() returned).  Without
+ * it the mount applies mode bits only.
+ */
+void vol_fuse_set_guard(struct vol_fuse *f, struct guard *g);
 
 /* Unmount (if still mounted) and free; NULL-safe. */
 void vol_fuse_free(struct vol_fuse *f);

@@ -28,15 +28,33 @@
 #include "policy/policy.h"
 #include "policy/sealed.h"
 #include "cmd.h"
+#include "mount_guard.h"
 #include "secret.h"
+#include "volopt.h"
 
 #define DEFAULT_SOCKET	"/run/phivault/phivault.sock"
 
+/*
+ * The mount's socket: --socket, PHIVAULT_SOCKET, or the mount's default
+ * /run/phivault/NAME.sock for the volume named by --volume or
+ * PHIVAULT_VOLUME_NAME (tools/mount_guard.h); else the old fixed path.
+ */
 static const char *socket_path(const char *opt)
 {
+	static char buf[PATH_MAX];
 	const char *env = getenv("PHIVAULT_SOCKET");
+	const char *name = volopt_name();
 
-	return opt ? opt : env ? env : DEFAULT_SOCKET;
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	if (!name)
+		name = getenv("PHIVAULT_VOLUME_NAME");
+	if (!name || !*name || strchr(name, '/'))
+		return DEFAULT_SOCKET;
+	snprintf(buf, sizeof(buf), MOUNT_GUARD_RUN_DIR "/%s.sock", name);
+	return buf;
 }
 
 struct diag_ctx {

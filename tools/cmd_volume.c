@@ -26,9 +26,12 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "crypto/secmem.h"
 #include "fs/fuse_ops.h"
 #include "fs/vol.h"
 #include "cmd.h"
+#include "keysrc.h"
+#include "mount_guard.h"
 #include "secret.h"
 
 #define ENV_PASSFILE	"PHIVAULT_PASSPHRASE_FILE"
@@ -40,34 +43,16 @@ static int exit_for(int r)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
-/* Unlock cipherdir with a secret from o; prints errors. */
-static int unlock(const char *cmd, struct secret_opts *o, const char *dir,
-		  struct vol **volp)
+/*
+ * Unlock dir with any key source (passphrase, key file, token, key
+ * command, and their PHIVAULT_* environment fallbacks; tools/keysrc.h).
+ * Prints errors.
+ */
+static int unlock(const char *cmd, struct secret_opts *o,
+		  struct keysrc_opts *ko, const char *dir, struct vol **volp)
 {
-	struct secret s = { 0 };
-	char prompt[PATH_MAX + 32];
-	int r;
-
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", dir);
-	r = secret_get(o, prompt, 0, &s);
-	if (r)
-		return r;
-	r = vol_open(dir, s.type, s.data, s.len, volp);
-	secret_release(&s);
-	if (r == -PHV_EBADKEY)
-		fprintf(stderr, "phivault %s: wrong passphrase or key file for "
-			"%s\n", cmd, dir);
-	else if (r == -PHV_EAUTH)
-		fprintf(stderr, "phivault %s: %s/%s failed its integrity check "
-			"(MAC mismatch): the configuration was altered; "
-			"refusing to use it\n", cmd, dir, VOL_CONF_NAME);
-	else if (r == -PHV_ECONFIG)
-		fprintf(stderr, "phivault %s: %s/%s is missing or damaged: not "
-			"a phivault volume?\n", cmd, dir, VOL_CONF_NAME);
-	else if (r)
-		fprintf(stderr, "phivault %s: cannot open %s: %s\n", cmd, dir,
-			phv_strerror(r));
-	return r;
+	(void)cmd;
+	return keysrc_unlock(dir, o, ko, volp);
 }
 
 /* ---- init ------------------------------------------------------------- */
@@ -94,55 +79,171 @@ static int parse_size(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* What `init` was asked for beyond the first secret. */
+struct init_opts {
+	int recovery;			/* --recovery-key */
+	unsigned int shares, threshold;	/* 0: print the key whole */
+	const char *label;		/* first slot's label */
+};
+
+/* Add a "recovery" key-file slot with a fresh random key and print the
+ * key (or its shares) once, after the slot is on disk. */
+static int init_recovery(struct vol *vol, const struct init_opts *io)
+{
+	struct keyslot t = { .type = KEYSLOT_KEYFILE, .label = "recovery" };
+	uint8_t *key = secmem_alloc(KEYSRC_SECRET_LEN);
+	uint32_t id = 0;
+	int r;
+
+	r = key ? secmem_random(key, KEYSRC_SECRET_LEN) : -ENOMEM;
+	if (!r)
+		r = vol_slot_add(vol, &t, key, KEYSRC_SECRET_LEN, NULL, &id);
+	if (r) {
+		fprintf(stderr, "phivault init: cannot add the recovery key "
+			"slot: %s (the volume exists without one; see 'key "
+			"add')\n", phv_strerror(r));
+		goto out;
+	}
+	printf("recovery key (slot %u); it is shown only this once:\n", id);
+	r = keysrc_recovery_print(key, KEYSRC_SECRET_LEN, io->shares,
+				  io->threshold);
+out:
+	secmem_free(key, KEYSRC_SECRET_LEN);
+	return r;
+}
+
+/* The first slot's secret: from a token or key service (with its recipe
+ * and the volume ID it binds) or from secret_get(). */
+static int init_secret(const char *dir, const struct secret_opts *so,
+		       const struct keysrc_opts *ko, const uint8_t *id,
+		       struct secret *s, char *recipe)
+{
+	char prompt[PATH_MAX + 48];
+
+	if (keysrc_type(ko)) {
+		s->data = secmem_alloc(KEYSRC_SECRET_LEN);
+		s->len = KEYSRC_SECRET_LEN;
+		s->type = keysrc_type(ko);
+		return s->data ? keysrc_new(ko, id, s->data, recipe,
+					    VOL_SLOT_RECIPE_MAX) : -ENOMEM;
+	}
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", dir);
+	return secret_get(so, prompt, 1, s);
+}
+
+static int init_opt(int c, const char *arg, struct vol_create_opts *co,
+		    struct init_opts *io)
+{
+	char *end;
+	long v;
+
+	switch (c) {
+	case 'b':
+		if (!parse_size(arg, &co->block_size) &&
+		    vol_block_size_valid(co->block_size))
+			return 0;
+		fprintf(stderr, "phivault init: block size must be 4096, "
+			"8192, 16384, 32768, 65536 or 131072\n");
+		return -1;
+	case 'a':
+		if (!parse_argon(arg, &co->argon))
+			return 0;
+		fprintf(stderr, "phivault init: --argon2 wants T:M:P "
+			"(passes, KiB, lanes)\n");
+		return -1;
+	case 'r':
+		io->recovery = 1;
+		return 0;
+	case 'l':
+		io->label = arg;
+		return 0;
+	case 'n':
+	case 'm':
+		v = strtol(arg, &end, 10);
+		if (*end || v < 2 || v > 255) {
+			fprintf(stderr, "phivault init: --shares and "
+				"--threshold want 2 to 255\n");
+			return -1;
+		}
+		*(c == 'n' ? &io->shares : &io->threshold) = (unsigned int)v;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 int cmd_init(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "argon2", required_argument, NULL, 'a' },
+		{ "recovery-key", no_argument, NULL, 'r' },
+		{ "shares", required_argument, NULL, 'n' },
+		{ "threshold", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct keysrc_opts ko = { 0 };
 	struct vol_create_opts co = { 0 };
+	struct init_opts io = { 0 };
 	struct secret s = { 0 };
-	char prompt[PATH_MAX + 48];
-	int c, r;
+	uint8_t id[VOL_ID_LEN];
+	char *recipe = calloc(1, VOL_SLOT_RECIPE_MAX);
+	struct vol *vol = NULL;
+	int c, r, st = EXIT_USAGE;
+	const char *dir;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg))
+		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
 			continue;
-		if (c == 'b' && !parse_size(optarg, &co.block_size) &&
-		    vol_block_size_valid(co.block_size))
-			continue;
-		if (c == 'a' && !parse_argon(optarg, &co.argon))
-			continue;
-		if (c == 'b')
-			fprintf(stderr, "phivault init: block size must be "
-				"4096, 8192, 16384, 32768, 65536 or 131072\n");
-		else if (c == 'a')
-			fprintf(stderr, "phivault init: --argon2 wants "
-				"T:M:P (passes, KiB, lanes)\n");
-		return cmd_usage("init", EXIT_USAGE);
+		if (init_opt(c, optarg, &co, &io))
+			goto usage;
 	}
-	if (optind != argc - 1)
-		return cmd_usage("init", EXIT_USAGE);
-	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ",
-		 argv[optind]);
-	r = secret_get(&so, prompt, 1, &s);
+	if (optind != argc - 1 || !!io.shares != !!io.threshold ||
+	    io.threshold > io.shares || (io.shares && !io.recovery))
+		goto usage;
+	st = EXIT_FAIL;
+	dir = argv[optind];
+	keysrc_env(&so, &ko);
+	/* the token and the key service bind the ID: draw it first */
+	r = recipe ? secmem_random(id, sizeof(id)) : -ENOMEM;
+	if (!r)
+		r = init_secret(dir, &so, &ko, id, &s, recipe);
 	if (r)
-		return EXIT_FAIL;
-	r = vol_create(argv[optind], &co, s.type, s.data, s.len);
-	secret_release(&s);
+		goto out;
+	co.id = id;
+	co.recipe = recipe[0] ? recipe : NULL;
+	co.label = io.label;
+	r = vol_create_open(dir, &co, s.type, s.data, s.len, &vol);
 	if (r == -ENOTEMPTY)
 		fprintf(stderr, "phivault init: %s is not empty; refusing to "
-			"create a volume there\n", argv[optind]);
+			"create a volume there\n", dir);
 	else if (r)
 		fprintf(stderr, "phivault init: cannot create a volume in %s: "
-			"%s\n", argv[optind], phv_strerror(r));
+			"%s\n", dir, phv_strerror(r));
+	if (r)
+		goto out;
+	printf("created volume in %s (block size %u, %s slot 1)\n", dir,
+	       co.block_size ? co.block_size : VOL_DEFAULT_BLOCK,
+	       keyslot_type_name(s.type));
+	fflush(stdout);
+	if (io.recovery && init_recovery(vol, &io))
+		goto out;
+	st = EXIT_OK;
+out:
+	if (s.type == KEYSLOT_PKCS11 || s.type == KEYSLOT_COMMAND)
+		secmem_free(s.data, KEYSRC_SECRET_LEN);
 	else
-		printf("created volume in %s (block size %u)\n", argv[optind],
-		       co.block_size ? co.block_size : VOL_DEFAULT_BLOCK);
-	return r ? EXIT_FAIL : EXIT_OK;
+		secret_release(&s);
+	vol_close(vol);
+	free(recipe);
+	return st;
+usage:
+	free(recipe);
+	return cmd_usage("init", EXIT_USAGE);
 }
 
 /* ---- mount ------------------------------------------------------------ */
@@ -151,11 +252,20 @@ int cmd_mount(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "policy", no_argument, NULL, 0x1201 },
+		{ "audit-log", required_argument, NULL, 0x1202 },
+		{ "control-socket", required_argument, NULL, 0x1203 },
+		{ "alert-hook", required_argument, NULL, 0x1204 },
+		{ "volume-name", required_argument, NULL, 0x1205 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct keysrc_opts ko = { 0 };
+	struct mount_guard_opts go = { 0 };
+	struct mount_guard *mg = NULL;
 	struct vol_fuse *fu = NULL;
 	struct vol *vol = NULL;
 	const char *fopts = NULL;
@@ -165,12 +275,24 @@ int cmd_mount(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "fdo:", lo, NULL)) != -1) {
 		if (secret_opt(&so, c, optarg))
 			continue;
+		if (keysrc_opt(&ko, c, optarg) == 1)
+			continue;
 		if (c == 'f')
 			fg = 1;
 		else if (c == 'd')
 			debug = fg = 1;
 		else if (c == 'o')
 			fopts = optarg;
+		else if (c == 0x1201)
+			go.require = 1;
+		else if (c == 0x1202)
+			go.audit_log = optarg;
+		else if (c == 0x1203)
+			go.socket = optarg;
+		else if (c == 0x1204)
+			go.alert_hook = optarg;
+		else if (c == 0x1205)
+			go.volume_name = optarg;
 		else
 			return cmd_usage("mount", EXIT_USAGE);
 	}
@@ -179,7 +301,7 @@ int cmd_mount(int argc, char **argv)
 	if (debug)
 		log_set_level(LOG_DEBUG);
 
-	r = unlock("mount", &so, argv[optind], &vol);
+	r = unlock("mount", &so, &ko, argv[optind], &vol);
 	if (r)
 		return exit_for(r);
 	/* absolute: the daemon runs in "/" and unmounts by path at exit */
@@ -189,16 +311,24 @@ int cmd_mount(int argc, char **argv)
 		vol_close(vol);
 		return EXIT_FAIL;
 	}
+	/* an installed policy is always enforced: refuse here, before
+	 * mounting, when it cannot be (docs/POLICY.md) */
+	if (mount_guard_prepare(vol, argv[optind], &go, &mg)) {
+		vol_close(vol);
+		return EXIT_FAIL;
+	}
 	r = vol_fuse_new(vol, mnt, fopts, geteuid() == 0, debug, &fu);
 	if (r) {
 		fprintf(stderr, "phivault mount: cannot mount %s on %s\n",
 			argv[optind], argv[optind + 1]);
+		mount_guard_stop(mg);
 		vol_close(vol);
 		return EXIT_FAIL;
 	}
 	if (!fg) {
 		if (fuse_daemonize(0)) {
 			vol_fuse_free(fu);
+			mount_guard_stop(mg);
 			vol_close(vol);
 			return EXIT_FAIL;
 		}
@@ -210,7 +340,11 @@ int cmd_mount(int argc, char **argv)
 				 strerror(errno));
 		prctl(PR_SET_DUMPABLE, 0);
 	}
-	r = vol_fuse_run(fu);
+	/* threads (guard, socket, watcher) start in the serving process */
+	r = mount_guard_start(mg, fu);
+	if (!r)
+		r = vol_fuse_run(fu);
+	mount_guard_stop(mg);
 	vol_fuse_free(fu);
 	vol_close(vol);
 	return r ? EXIT_FAIL : EXIT_OK;
@@ -394,18 +528,21 @@ int cmd_fsck(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct keysrc_opts ko = { 0 };
 	struct fsck k = { 0 };
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		if (!secret_opt(&so, c, optarg))
+		if (!secret_opt(&so, c, optarg) &&
+		    keysrc_opt(&ko, c, optarg) != 1)
 			return cmd_usage("fsck", EXIT_USAGE);
 	if (optind != argc - 1)
 		return cmd_usage("fsck", EXIT_USAGE);
-	r = unlock("fsck", &so, argv[optind], &k.vol);
+	r = unlock("fsck", &so, &ko, argv[optind], &k.vol);
 	if (r)
 		return exit_for(r);
 	k.bufsize = 1U << 20;

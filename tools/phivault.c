@@ -25,11 +25,21 @@ static const struct cmd cmds[] = {
 	  "The passphrase is read from the terminal unless a file or command\n"
 	  "gives it; it is never taken from the command line." },
 	{ "mount", cmd_mount,
-	  "mount [-f] [-o OPTS] [--passphrase-file F | ...] CIPHERDIR MOUNTPOINT",
+	  "mount [-f] [-o OPTS] [--passphrase-file F | ...] [--policy] "
+	  "[--audit-log F] [--control-socket S] [--alert-hook CMD] "
+	  "[--volume-name N] CIPHERDIR MOUNTPOINT",
 	  "Unlock CIPHERDIR and mount its plaintext view at MOUNTPOINT.\n"
 	  "Runs in the background unless -f is given.  As root the mount is\n"
 	  "shared (allow_other, default_permissions).  Unmount with\n"
-	  "`fusermount3 -u MOUNTPOINT`; SIGTERM also shuts down cleanly." },
+	  "`fusermount3 -u MOUNTPOINT`; SIGTERM also shuts down cleanly.\n"
+	  "An access policy installed with `policy set` is always enforced\n"
+	  "and audited (docs/POLICY.md); --policy refuses to mount a volume\n"
+	  "without one.  Without a policy only mode bits protect the files.\n"
+	  "Audit log (default /var/log/phivault/NAME.audit.jsonl), control\n"
+	  "socket (default /run/phivault/NAME.sock) and alert hook also come\n"
+	  "from PHIVAULT_AUDIT_LOG, PHIVAULT_SOCKET, PHIVAULT_ALERT_HOOK; NAME\n"
+	  "is --volume-name, PHIVAULT_VOLUME_NAME, --volume or CIPHERDIR's\n"
+	  "base name." },
 	{ "fsck", cmd_fsck,
 	  "fsck [--passphrase-file F | ...] CIPHERDIR",
 	  "Check every name, header and block of an unmounted volume and list\n"

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mount_guard.c - the access policy of a mount (mount_guard.h).
+ *
+ * Design: the policy library (policy/guard.h) does the deciding and the
+ * auditing; this file only finds its settings, checks in the foreground
+ * what would make it refuse to start, and owns its life time in the
+ * daemon.  Keys: the policy and audit keys are derived once from the
+ * unlocked volume and kept in locked memory until unmount, so that a
+ * policy installed later can still be attached.
+ *
+ * Invariant: once a guard is attached to the session it stays attached
+ * until the session has stopped serving; nothing here detaches it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "crypto/secmem.h"
+#include "fs/fuse_ops.h"
+#include "fs/vol.h"
+#include "policy/audit.h"
+#include "policy/guard.h"
+#include "policy/jsonl.h"
+#include "policy/policy.h"
+#include "policy/sealed.h"
+#include "mount_guard.h"
+#include "volopt.h"
+
+#define NAME_MAX_LEN	64
+
+struct mount_guard {
+	char cipherdir[PATH_MAX];	/* absolute */
+	char name[NAME_MAX_LEN];
+	char audit_path[PATH_MAX];
+	char socket[PATH_MAX];
+	char policy_path[PATH_MAX + 32];
+	char grants_path[PATH_MAX + 32];
+	char state_path[PATH_MAX + 32];
+	const char *hook;		/* from argv or the environment */
+	uint8_t *pkey, *akey;		/* secmem, GUARD_KEY_LEN each */
+	int has_policy;			/* at prepare time */
+	struct vol_fuse *fu;
+	struct guard *g;		/* written by start or the watcher */
+	pthread_t watch;
+	int have_watch;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stopping;			/* lock */
+};
+
+static const char *first(const char *a, const char *env)
+{
+	const char *e = getenv(env);
+
+	if (a && *a)
+		return a;
+	return e && *e ? e : NULL;
+}
+
+static int name_ok(const char *s)
+{
+	return *s && strlen(s) < NAME_MAX_LEN && !strchr(s, '/') &&
+	       strcmp(s, ".") && strcmp(s, "..");
+}
+
+static int resolve(struct mount_guard *mg, const char *cipherdir,
+		   const struct mount_guard_opts *o)
+{
+	const char *name, *v;
+	size_t n;
+
+	if (!realpath(cipherdir, mg->cipherdir))
+		return -errno;
+	name = first(o->volume_name, "PHIVAULT_VOLUME_NAME");
+	if (!name)
+		name = volopt_name();
+	if (!name)
+		name = strrchr(mg->cipherdir, '/') + 1;
+	if (!name_ok(name)) {
+		fprintf(stderr, "phivault mount: '%s' cannot name a volume "
+			"(give --volume-name NAME)\n", name);
+		return -EINVAL;
+	}
+	snprintf(mg->name, sizeof(mg->name), "%s", name);
+	v = first(o->audit_log, "PHIVAULT_AUDIT_LOG");
+	n = v ? (size_t)snprintf(mg->audit_path, PATH_MAX, "%s", v) :
+	    (size_t)snprintf(mg->audit_path, PATH_MAX, MOUNT_GUARD_LOG_DIR
+			     "/%s.audit.jsonl", mg->name);
+	if (n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	v = first(o->socket, "PHIVAULT_SOCKET");
+	n = v ? (size_t)snprintf(mg->socket, PATH_MAX, "%s", v) :
+	    (size_t)snprintf(mg->socket, PATH_MAX, MOUNT_GUARD_RUN_DIR
+			     "/%s.sock", mg->name);
+	if (n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	mg->hook = first(o->alert_hook, "PHIVAULT_ALERT_HOOK");
+	snprintf(mg->policy_path, sizeof(mg->policy_path), "%s/" GUARD_POLICY_FILE,
+		 mg->cipherdir);
+	snprintf(mg->grants_path, sizeof(mg->grants_path), "%s/" GUARD_GRANTS_FILE,
+		 mg->cipherdir);
+	snprintf(mg->state_path, sizeof(mg->state_path), "%s/" GUARD_STATE_FILE,
+		 mg->cipherdir);
+	return 0;
+}
+
+static void diag_print(void *ctx, int line, enum policy_sev sev,
+		       const char *msg)
+{
+	const struct mount_guard *mg = ctx;
+
+	if (sev == POLICY_ERROR)
+		fprintf(stderr, "phivault mount: %s line %d: %s\n",
+			mg->policy_path, line, msg);
+}
+
+/* 0, -ENOENT (none installed) or why the installed policy is refused. */
+static int check_policy(struct mount_guard *mg)
+{
+	struct policy *pol = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int r;
+
+	r = sealed_read(mg->policy_path, "policy", mg->pkey, &body, &len);
+	if (!r)
+		r = policy_parse(body, len, diag_print, mg, &pol);
+	policy_free(pol);
+	free(body);
+	if (r)
+		return r;
+	r = sealed_read(mg->grants_path, "grants", mg->pkey, &body, &len);
+	free(body);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* The default log directory is ours to create; others are not. */
+static int audit_dir(const struct mount_guard *mg)
+{
+	if (strncmp(mg->audit_path, MOUNT_GUARD_LOG_DIR "/",
+		    sizeof(MOUNT_GUARD_LOG_DIR)))
+		return 0;
+	if (mkdir(MOUNT_GUARD_LOG_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Open the audit log, optionally append a refusal, close it. */
+static int audit_probe(struct mount_guard *mg, int refused)
+{
+	struct audit_opts ao = {
+		.path = mg->audit_path, .volume = mg->name,
+		.state_path = mg->state_path,
+	};
+	struct audit_log *l = NULL;
+	struct jbuf j;
+	int r;
+
+	r = audit_dir(mg);
+	if (!r)
+		r = audit_open(&ao, mg->akey, &l);
+	if (r) {
+		fprintf(stderr, "phivault mount: cannot open the audit log "
+			"%s: %s (choose one with --audit-log)\n",
+			mg->audit_path, phv_strerror(r));
+		return r;
+	}
+	if (refused) {
+		jbuf_init(&j);
+		jbuf_str(&j, "type", "policy-load");
+		jbuf_int(&j, "uid", getuid());
+		jbuf_str(&j, "detail", mg->cipherdir);
+		jbuf_str(&j, "result", "error");
+		jbuf_str(&j, "error", phv_strerror(refused));
+		jbuf_str(&j, "action", "mount refused");
+		r = audit_emit(l, refused == -PHV_EAUTH ? AUDIT_ALERT :
+			       AUDIT_NOTICE, &j);
+	}
+	audit_close(l);
+	return r;
+}
+
+int mount_guard_prepare(struct vol *vol, const char *cipherdir,
+			const struct mount_guard_opts *o,
+			struct mount_guard **mgp)
+{
+	struct mount_guard *mg = calloc(1, sizeof(*mg));
+	int r = -ENOMEM;
+
+	*mgp = NULL;
+	if (!mg)
+		return -ENOMEM;
+	pthread_mutex_init(&mg->lock, NULL);
+	pthread_cond_init(&mg->cond, NULL);
+	mg->pkey = secmem_alloc(GUARD_KEY_LEN);
+	mg->akey = secmem_alloc(GUARD_KEY_LEN);
+	if (!mg->pkey || !mg->akey)
+		goto fail;
+	r = resolve(mg, cipherdir, o);
+	if (r) {
+		if (r != -EINVAL)
+			fprintf(stderr, "phivault mount: %s: %s\n", cipherdir,
+				phv_strerror(r));
+		goto fail;
+	}
+	r = vol_derive_key(vol, "policy", mg->pkey, GUARD_KEY_LEN);
+	if (!r)
+		r = vol_derive_key(vol, "audit", mg->akey, GUARD_KEY_LEN);
+	if (r) {
+		fprintf(stderr, "phivault mount: cannot derive the policy "
+			"keys: %s\n", phv_strerror(r));
+		goto fail;
+	}
+	r = check_policy(mg);
+	if (r == -ENOENT) {
+		if (o->require) {
+			fprintf(stderr, "phivault mount: no access policy is "
+				"installed in %s and --policy requires one "
+				"(phivault policy set)\n", mg->cipherdir);
+			goto fail;
+		}
+		log_info("no access policy installed in %s: access follows "
+			 "mode bits only", mg->cipherdir);
+		*mgp = mg;
+		return 0;
+	}
+	if (r) {
+		fprintf(stderr, "phivault mount: refusing to mount %s: its "
+			"access policy or grants %s: %s\n", mg->cipherdir,
+			r == -PHV_EAUTH ? "were altered outside phivault "
+			"(authentication failed)" : "cannot be used",
+			phv_strerror(r));
+		audit_probe(mg, r);
+		goto fail;
+	}
+	mg->has_policy = 1;
+	r = audit_probe(mg, 0);
+	if (r)
+		goto fail;
+	*mgp = mg;
+	return 0;
+fail:
+	mount_guard_stop(mg);
+	return r;
+}
+
+static int attach(struct mount_guard *mg)
+{
+	struct guard_config cfg = {
+		.volume = mg->name,
+		.cipherdir = mg->cipherdir,
+		.policy_key = mg->pkey,
+		.audit_key = mg->akey,
+		.audit = { .path = mg->audit_path, .volume = mg->name },
+		.socket_path = mg->socket,
+		.alert_hook = mg->hook,
+	};
+	struct guard *g = NULL;
+	int r;
+
+	r = audit_dir(mg);
+	if (!r)
+		r = guard_start(&cfg, &g);
+	if (r)
+		return r;
+	mg->g = g;
+	vol_fuse_set_guard(mg->fu, g);
+	log_notice("%s: access policy enforced; audit log %s, control "
+		   "socket %s", mg->cipherdir, mg->audit_path, mg->socket);
+	return 0;
+}
+
+/* No policy at mount: attach one as soon as `policy set` installs it. */
+static void *watcher(void *arg)
+{
+	struct mount_guard *mg = arg;
+	struct stat st, seen = { 0 };
+	struct timespec ts;
+	int r;
+
+	pthread_mutex_lock(&mg->lock);
+	while (!mg->stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&mg->cond, &mg->lock, &ts);
+		if (mg->stopping || stat(mg->policy_path, &st))
+			continue;
+		if (st.st_ino == seen.st_ino &&
+		    st.st_mtim.tv_sec == seen.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == seen.st_mtim.tv_nsec &&
+		    st.st_size == seen.st_size)
+			continue;	/* refused before and unchanged */
+		seen = st;
+		r = attach(mg);
+		if (!r)
+			break;
+		log_err("%s: cannot enforce the newly installed access "
+			"policy: %s", mg->cipherdir, phv_strerror(r));
+	}
+	pthread_mutex_unlock(&mg->lock);
+	return NULL;
+}
+
+int mount_guard_start(struct mount_guard *mg, struct vol_fuse *fu)
+{
+	int r;
+
+	mg->fu = fu;
+	if (mg->has_policy) {
+		r = attach(mg);
+		if (r)
+			log_err("%s: cannot start the access policy: %s",
+				mg->cipherdir, phv_strerror(r));
+		return r;
+	}
+	r = -pthread_create(&mg->watch, NULL, watcher, mg);
+	mg->have_watch = !r;
+	if (r)
+		log_err("cannot start the policy watcher: %s",
+			phv_strerror(r));
+	return r;
+}
+
+void mount_guard_stop(struct mount_guard *mg)
+{
+	if (!mg)
+		return;
+	if (mg->have_watch) {
+		pthread_mutex_lock(&mg->lock);
+		mg->stopping = 1;
+		pthread_cond_signal(&mg->cond);
+		pthread_mutex_unlock(&mg->lock);
+		pthread_join(mg->watch, NULL);
+	}
+	guard_stop(mg->g);
+	secmem_free(mg->pkey, GUARD_KEY_LEN);
+	secmem_free(mg->akey, GUARD_KEY_LEN);
+	pthread_cond_destroy(&mg->cond);
+	pthread_mutex_destroy(&mg->lock);
+	free(mg);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mount_guard.h - what `phivault mount` does about the access policy:
+ * find the volume's name, audit log, control socket and alert hook,
+ * derive the policy and audit keys, refuse to mount when the installed
+ * policy was edited, and run policy/guard.h beside the FUSE session.
+ *
+ * A volume with a policy installed (CIPHERDIR/.phivault.policy) is always
+ * enforced; there is no option to turn that off.  A volume without one
+ * is served as before (mode bits only), and a watcher attaches the guard
+ * within a second once `policy set` installs one.
+ *
+ * Two steps because the mount detaches with fork(): mount_guard_prepare()
+ * runs in the foreground, before the FUSE mount, so every refusal is an
+ * error message and a non-zero exit; mount_guard_start() runs in the
+ * process that serves (threads do not survive fork()).
+ */
+#ifndef TOOLS_MOUNT_GUARD_H
+#define TOOLS_MOUNT_GUARD_H
+
+struct vol;
+struct vol_fuse;
+struct mount_guard;
+
+#define MOUNT_GUARD_LOG_DIR	"/var/log/phivault"
+#define MOUNT_GUARD_RUN_DIR	"/run/phivault"
+
+struct mount_guard_opts {
+	const char *volume_name;	/* NULL: env, --volume, basename */
+	const char *audit_log;		/* NULL: env or the default */
+	const char *socket;		/* NULL: env or the default */
+	const char *alert_hook;		/* NULL: env or none */
+	int require;			/* --policy: no policy is an error */
+};
+
+/*
+ * Resolve the settings (option, then PHIVAULT_VOLUME_NAME,
+ * PHIVAULT_AUDIT_LOG, PHIVAULT_SOCKET, PHIVAULT_ALERT_HOOK, then the
+ * defaults in docs/POLICY.md), derive the keys from vol and check the
+ * installed policy and grants: when either fails authentication or does
+ * not parse, the refusal is written to the audit log and an error is
+ * printed.  Also checks that the audit log opens.  Returns 0 with *mgp
+ * set (also when no policy is installed), or a negative code after
+ * printing why.  vol must outlive *mgp.
+ */
+int mount_guard_prepare(struct vol *vol, const char *cipherdir,
+			const struct mount_guard_opts *o,
+			struct mount_guard **mgp);
+
+/*
+ * In the serving process, before vol_fuse_run(): start the guard and
+ * attach it to fu when a policy is installed, else start the watcher.
+ * Returns 0 or a negative code (logged); on error nothing was attached
+ * and the caller must not serve.
+ */
+int mount_guard_start(struct mount_guard *mg, struct vol_fuse *fu);
+
+/* After vol_fuse_run() returned: stop the watcher and the guard (the
+ * unmount record), wipe the keys, free; NULL-safe. */
+void mount_guard_stop(struct mount_guard *mg);
+
+#endif /* TOOLS_MOUNT_GUARD_H */
