@@ -737,3 +737,149 @@ out:
 	close(fd);
 	return r;
 }
+
+/* ==== key management: KEK versions of files, rewrap, shred ===============
+ *
+ * For `phivault key rewrap|retire`, `shred` and `retention` (vol.h,
+ * "files and keys").  These work on the header alone, by backing
+ * descriptor, and may run while the volume is mounted; docs/KEYS.md
+ * explains what that means for each.
+ */
+
+/* Open the backing file of the regular file at path. */
+static int key_open(struct vol *vol, const char *path, int flags,
+		    struct where *w, struct stat *st)
+{
+	int fd, r;
+
+	r = resolve(vol, path, w);
+	if (r)
+		return r;
+	if (w->root) {
+		where_release(w);
+		return -EISDIR;
+	}
+	fd = openat(w->dirfd, w->bname, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = errno == ELOOP ? -EINVAL : -errno;
+		where_release(w);
+		return r;
+	}
+	if (fstat(fd, st)) {
+		r = -errno;
+	} else if (!S_ISREG(st->st_mode)) {
+		r = S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	} else {
+		return fd;
+	}
+	close(fd);
+	where_release(w);
+	return r;
+}
+
+int vol_file_kek(struct vol *vol, const char *path, uint32_t *vp)
+{
+	uint8_t hdr[HDR_LEN];
+	struct where w;
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	*vp = 0;
+	fd = key_open(vol, path, O_RDONLY, &w, &st);
+	if (fd < 0)
+		return fd;
+	n = pread_all(fd, hdr, HDR_LEN, 0);
+	if (n < 0)
+		r = (int)n;
+	else if (n == 0)
+		r = 0;			/* empty: no header, no key */
+	else if (n < HDR_LEN || memcmp(hdr, HDR_MAGIC, 4))
+		r = -PHV_EAUTH;
+	else
+		r = 0;
+	if (!r && n == HDR_LEN)
+		*vp = (uint32_t)hdr[24] << 24 | (uint32_t)hdr[25] << 16 |
+		      (uint32_t)hdr[26] << 8 | hdr[27];
+	close(fd);
+	where_release(&w);
+	return r;
+}
+
+int vol_file_rewrap_old(struct vol *vol, const char *path, uint32_t *fromp)
+{
+	struct fcrypt fc = { .vol = vol, .fd = -1 };
+	uint8_t h1[HDR_LEN], h2[HDR_LEN];
+	uint32_t cur = vol_kek_current(vol);
+	struct where w;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	*fromp = 0;
+	fc.fd = key_open(vol, path, O_RDWR, &w, &st);
+	if (fc.fd < 0)
+		return fc.fd;
+	n = pread_all(fc.fd, h1, HDR_LEN, 0);
+	r = n < 0 ? (int)n : fc_load(&fc);
+	if (r || !fc.has_hdr || fc.kek_version == cur)
+		goto out;
+	*fromp = fc.kek_version;
+	/*
+	 * A mount may have cut the file to nothing and given it a new DEK
+	 * since we read it: then the header is not ours to replace.
+	 */
+	if (pread_all(fc.fd, h2, HDR_LEN, 0) != HDR_LEN ||
+	    memcmp(h1, h2, HDR_LEN)) {
+		r = -EAGAIN;
+		goto out;
+	}
+	r = fc_rewrap(&fc, cur);
+	if (!r)
+		r = 1;
+out:
+	fc_release(&fc);
+	close(fc.fd);
+	where_release(&w);
+	return r;
+}
+
+int vol_file_shred(struct vol *vol, const char *path)
+{
+	uint8_t junk[HDR_LEN];
+	struct where w;
+	struct stat st;
+	int fd, dfd = -1, r;
+
+	fd = key_open(vol, path, O_RDWR, &w, &st);
+	if (fd < 0)
+		return fd;
+	r = -EMLINK;
+	if (st.st_nlink > 1)
+		goto out;
+	/* the header holds the only sealed copy of the DEK */
+	r = 0;
+	if (st.st_size > 0)
+		r = secmem_random(junk, sizeof(junk));
+	if (!r && st.st_size > 0)
+		r = pwrite_all(fd, junk, st.st_size < HDR_LEN ?
+			       (size_t)st.st_size : HDR_LEN, 0);
+	if (!r && fdatasync(fd))
+		r = -errno;
+	if (r)
+		goto out;
+	if (unlinkat(w.dirfd, w.bname, 0)) {
+		r = -errno;
+		goto out;
+	}
+	name_sidecar_remove(w.dirfd, w.bname);
+	dfd = openat(w.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && fsync(dfd))
+		r = -errno;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	close(fd);
+	where_release(&w);
+	return r;
+}

@@ -205,6 +205,35 @@ int vol_slot_recipe(const char *cipherdir, uint32_t id, char *buf,
  */
 int vol_conf_refresh(struct vol *vol);
 
+/* ---- files and keys (key management) ------------------------------- */
+
+/* KEK version in the header of the regular file at path; 0 for an empty
+ * file (no header yet).  Reads 88 bytes, no key needed.  Returns 0,
+ * -PHV_EAUTH (no valid header), -EISDIR, -EINVAL (not a regular file),
+ * -errno. */
+int vol_file_kek(struct vol *vol, const char *path, uint32_t *vp);
+
+/*
+ * Re-seal the DEK of the file at path under the current KEK if its header
+ * names an older one (one pwrite of the 88-byte header; contents, file ID
+ * and DEK unchanged; no fsync: the caller syncs the filesystem once).
+ * *fromp receives the old version.  Returns 1 rewrapped, 0 nothing to do
+ * (already current, or empty), -EAGAIN when the header changed under us
+ * (a mount rewrote the file: try again), -PHV_EAUTH, -errno.  Safe to
+ * repeat after a crash or kill.  May run while mounted: docs/KEYS.md.
+ */
+int vol_file_rewrap_old(struct vol *vol, const char *path, uint32_t *fromp);
+
+/*
+ * Destroy the regular file at path for good: overwrite its whole header
+ * (the only sealed copy of its DEK) with random bytes, fdatasync, unlink,
+ * fsync the directory.  Its blocks can then never be decrypted, from
+ * this disk or from a copy of the backing directory taken afterwards.
+ * -EMLINK when the file has other hard links (their names would show
+ * garbage), -EISDIR, -EINVAL (not a regular file), -errno.
+ */
+int vol_file_shred(struct vol *vol, const char *path);
+
 /* ---- reading the tree ---------------------------------------------- */
 
 /* lstat() of path: plaintext size for files and symlinks.  st_ino is the

@@ -43,6 +43,9 @@ int cmd_info(int argc, char **argv);
 /* tools/cmd_key.c: key slots, token keys, recovery keys */
 int cmd_key(int argc, char **argv);
 
+/* tools/cmd_shred.c: destroy files for good; retention rules */
+int cmd_shred(int argc, char **argv);
+
 /* tools/cmd_backup.c: encrypted backups to S3 under Object Lock */
 int cmd_repo(int argc, char **argv);
 int cmd_backup(int argc, char **argv);

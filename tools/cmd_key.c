@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "fs/vol.h"
 #include "cmd.h"
 #include "keysrc.h"
+#include "keytree.h"
 #include "secret.h"
 
 #define RECOVERY_LEN	32
@@ -496,6 +498,261 @@ static int key_remove(int argc, char **argv)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
+/* ---- KEK versions: rotate, rewrap, retire ------------------------------ */
+
+/* Parse the unlock options and the positional arguments of a KEK
+ * subcommand (want of them), then unlock argv[optind]. */
+static int kek_unlock(int argc, char **argv, int want, const char *usage,
+		      struct vol **volp)
+{
+	static const struct option opts[] = {
+		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
+	int c, r;
+
+	*volp = NULL;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (!secret_opt(&so, c, optarg) &&
+		    keysrc_opt(&ko, c, optarg) != 1)
+			goto usage;
+	if (argc - optind != want)
+		goto usage;
+	r = keysrc_unlock(argv[optind], &so, &ko, volp);
+	if (r)
+		return r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+	return EXIT_OK;
+usage:
+	fprintf(stderr, "usage: phivault key %s\n", usage);
+	return EXIT_USAGE;
+}
+
+/* The current KEK version as the config says (0 when unreadable). */
+static uint32_t kek_current(const char *dir)
+{
+	struct vol_info *info = calloc(1, sizeof(*info));
+	uint32_t v = 0;
+
+	if (info && !vol_info_read(dir, info))
+		v = info->current_kek;
+	free(info);
+	return v;
+}
+
+static int key_rotate(int argc, char **argv)
+{
+	struct vol *vol;
+	uint32_t v = 0;
+	int r, st;
+
+	st = kek_unlock(argc, argv, 1, "rotate [unlock options] CIPHERDIR",
+			&vol);
+	if (st)
+		return st;
+	r = vol_kek_rotate(vol, &v);
+	vol_close(vol);
+	if (r == -ENOSPC) {
+		fprintf(stderr, "phivault: %s already has %d KEK versions; "
+			"retire old ones first\n", argv[optind], VOL_MAX_KEKS);
+		return EXIT_FAIL;
+	}
+	if (r) {
+		fprintf(stderr, "phivault: rotating the KEK of %s: %s\n",
+			argv[optind], phv_strerror(r));
+		return EXIT_FAIL;
+	}
+	printf("KEK version %u is current: new files use it now, also in a "
+	       "running mount.\nExisting files keep their version until "
+	       "'phivault key rewrap %s'.\n", v, argv[optind]);
+	return EXIT_OK;
+}
+
+struct rewrap {
+	struct keytree_progress prog;
+	uint64_t rewrapped, current, failed;
+	int count_only;
+};
+
+static int rewrap_leaf(struct vol *vol, const char *path,
+		       const struct stat *st, void *ctx)
+{
+	struct rewrap *rw = ctx;
+	uint32_t from;
+	int r, tries = 0;
+
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (rw->count_only) {
+		rw->prog.total++;
+		return 0;
+	}
+	do
+		r = vol_file_rewrap_old(vol, path, &from);
+	while (r == -EAGAIN && ++tries < 5);
+	if (r == 1)
+		rw->rewrapped++;
+	else if (r == 0 || r == -ENOENT)
+		rw->current++;	/* removed meanwhile: nothing to rewrap */
+	if (r < 0 && r != -ENOENT) {
+		rw->failed++;
+		if (rw->prog.tty)
+			fputc('\n', stderr);
+		fprintf(stderr, "phivault: rewrapping '/%s': %s\n", path,
+			phv_strerror(r));
+	}
+	rw->prog.done++;
+	keytree_progress(&rw->prog, 0);
+	return 0;
+}
+
+static int key_rewrap(int argc, char **argv)
+{
+	struct rewrap rw = { .prog = { .what = "rewrap" } };
+	struct vol *vol;
+	double t0 = keytree_now();
+	int r, st;
+
+	st = kek_unlock(argc, argv, 1, "rewrap [unlock options] CIPHERDIR",
+			&vol);
+	if (st)
+		return st;
+	rw.prog.tty = isatty(STDERR_FILENO);
+	if (rw.prog.tty) {
+		rw.count_only = 1;
+		keytree_walk(vol, "", rewrap_leaf, NULL, &rw);
+		rw.count_only = 0;
+	}
+	r = keytree_walk(vol, "", rewrap_leaf, NULL, &rw);
+	keytree_progress(&rw.prog, 1);
+	/* retire trusts what is on disk: make the new headers durable */
+	if (!r)
+		r = keytree_sync(argv[optind]);
+	printf("rewrap: %llu file(s) rewrapped to KEK version %u, %llu "
+	       "already on it, %llu failed, in %.1f s\n",
+	       (unsigned long long)rw.rewrapped, kek_current(argv[optind]),
+	       (unsigned long long)rw.current,
+	       (unsigned long long)rw.failed, keytree_now() - t0);
+	vol_close(vol);
+	if (r) {
+		fprintf(stderr, "phivault: rewrap stopped: %s (run it again "
+			"to go on)\n", phv_strerror(r));
+		return EXIT_FAIL;
+	}
+	return rw.failed ? EXIT_PARTIAL : EXIT_OK;
+}
+
+#define RETIRE_SHOW	10
+
+struct retire {
+	uint32_t version;
+	uint64_t users, unreadable;
+	char *show[RETIRE_SHOW];
+};
+
+static int retire_leaf(struct vol *vol, const char *path,
+		       const struct stat *st, void *ctx)
+{
+	struct retire *rt = ctx;
+	uint32_t v;
+	int r;
+
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	r = vol_file_kek(vol, path, &v);
+	if (r == -ENOENT)
+		return 0;
+	if (r) {
+		rt->unreadable++;
+		fprintf(stderr, "phivault: warning: '/%s' has no readable "
+			"header (%s); it cannot use any KEK\n", path,
+			phv_strerror(r));
+		return 0;
+	}
+	if (v != rt->version)
+		return 0;
+	if (rt->users < RETIRE_SHOW)
+		rt->show[rt->users] = strdup(path);
+	rt->users++;
+	return 0;
+}
+
+static int retire_refuse(const char *dir, const struct retire *rt)
+{
+	unsigned int i;
+
+	fprintf(stderr, "phivault: %llu file(s) still use KEK version %u; "
+		"run 'phivault key rewrap %s' first.  Some of them:\n",
+		(unsigned long long)rt->users, rt->version, dir);
+	for (i = 0; i < RETIRE_SHOW && rt->show[i]; i++)
+		fprintf(stderr, "  /%s\n", rt->show[i]);
+	return EXIT_FAIL;
+}
+
+static int key_retire(int argc, char **argv)
+{
+	struct retire rt = { 0 };
+	struct vol_info *info = NULL;
+	struct vol *vol;
+	unsigned int i;
+	char *end;
+	int r, st;
+	long v;
+
+	st = kek_unlock(argc, argv, 2, "retire [unlock options] CIPHERDIR "
+			"VERSION", &vol);
+	if (st)
+		return st;
+	st = EXIT_FAIL;
+	v = strtol(argv[optind + 1], &end, 10);
+	info = calloc(1, sizeof(*info));
+	r = info ? vol_info_read(argv[optind], info) : -ENOMEM;
+	for (i = 0; !r && i < info->nkeks; i++)
+		if (info->kek_versions[i] == (uint32_t)v)
+			break;
+	if (r || *end || v < 1 || v > UINT32_MAX || i == info->nkeks) {
+		fprintf(stderr, "phivault: %s has no KEK version '%s' (see "
+			"'phivault info')\n", argv[optind], argv[optind + 1]);
+		goto out;
+	}
+	rt.version = (uint32_t)v;
+	if (rt.version == info->current_kek) {
+		fprintf(stderr, "phivault: KEK version %u is the current one; "
+			"'phivault key rotate' first\n", rt.version);
+		goto out;
+	}
+	/* what rewrap wrote must be on disk before we believe it */
+	r = keytree_sync(argv[optind]);
+	if (!r)
+		r = keytree_walk(vol, "", retire_leaf, NULL, &rt);
+	if (r) {
+		fprintf(stderr, "phivault: cannot check every file: %s; "
+			"nothing retired\n", phv_strerror(r));
+		goto out;
+	}
+	if (rt.users) {
+		st = retire_refuse(argv[optind], &rt);
+		goto out;
+	}
+	r = vol_kek_retire(vol, rt.version);
+	if (r) {
+		fprintf(stderr, "phivault: retiring KEK version %u: %s\n",
+			rt.version, phv_strerror(r));
+		goto out;
+	}
+	printf("KEK version %u destroyed: its sealed key is gone from %s/%s; "
+	       "no file used it\n", rt.version, argv[optind], VOL_CONF_NAME);
+	st = EXIT_OK;
+out:
+	for (i = 0; i < RETIRE_SHOW; i++)
+		free(rt.show[i]);
+	free(info);
+	vol_close(vol);
+	return st;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -503,6 +760,9 @@ static const struct {
 	{ "list", key_list },
 	{ "add", key_add },
 	{ "remove", key_remove },
+	{ "rotate", key_rotate },
+	{ "rewrap", key_rewrap },
+	{ "retire", key_retire },
 	{ "recovery", key_recovery },
 	{ "token-keygen", key_token_keygen },
 };

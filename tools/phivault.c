@@ -49,7 +49,8 @@ static const struct cmd cmds[] = {
 	  "Show a volume's format, block size, key slots and key versions,\n"
 	  "without unlocking it and without printing any secret." },
 	{ "key", cmd_key,
-	  "key list|add|remove|recovery|token-keygen ... [CIPHERDIR]",
+	  "key list|add|remove|rotate|rewrap|retire|recovery|token-keygen "
+	  "... [CIPHERDIR]",
 	  "Manage how a volume can be unlocked (docs/KEYS.md):\n"
 	  "  key list CIPHERDIR          slots with type, creation time, label\n"
 	  "  key add [unlock opts] [--new-keyfile F | --new-passphrase-file F\n"
@@ -60,7 +61,19 @@ static const struct cmd cmds[] = {
 	  "  key token-keygen --pkcs11-module P --token-label T --key-label K\n"
 	  "Token slots: --pkcs11-module, --token-label, --key-label, PIN from\n"
 	  "--pin-file, --pin-command or the terminal.  Key service slots:\n"
-	  "--key-command CMD (run as CMD wrap|unwrap, base64 on stdin/stdout)." },
+	  "--key-command CMD (run as CMD wrap|unwrap, base64 on stdin/stdout).\n"
+	  "  key rotate DIR              new KEK version, current at once\n"
+	  "  key rewrap DIR              move every file to the current KEK\n"
+	  "  key retire DIR VERSION      destroy an unused KEK version" },
+	{ "shred", cmd_shred,
+	  "shred [--yes] [--dry-run] [--mountpoint MNT] [unlock options] "
+	  "CIPHERDIR PATH...",
+	  "Destroy files for good: each file's data key is overwritten on\n"
+	  "disk, then the file is removed; directories are shredded\n"
+	  "recursively.  PATHs are paths inside the volume, or with\n"
+	  "--mountpoint, paths under that mount of CIPHERDIR.  Asks for 'yes'\n"
+	  "on a terminal unless --yes.  Older copies of the backing directory\n"
+	  "and backup snapshots keep the file: see docs/KEYS.md." },
 	{ "repo", cmd_repo,
 	  "repo init [--lock-mode governance|compliance] [--retention 90d]",
 	  "Create a backup repository: --repo s3://bucket/prefix (bucket made\n"

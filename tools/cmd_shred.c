@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_shred.c - `phivault shred`: destroy files of a volume for good by
+ * destroying their data keys (vol_file_shred), recursively for
+ * directories.
+ *
+ * Interface: the volume is always named by its backing directory, and
+ * the paths are either plaintext paths inside the volume ("/a/b" or
+ * "a/b"), or, with --mountpoint MNT, ordinary paths to files under the
+ * volume's mount point, which are mapped to volume paths by their prefix.
+ * Nothing is guessed from the mount table.  The volume root is refused.
+ * On a terminal the paths are listed and "yes" is asked for, unless
+ * --yes; without a terminal --yes is required.  What shredding can and
+ * cannot do: docs/KEYS.md, "Shred".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "fs/vol.h"
+#include "cmd.h"
+#include "keysrc.h"
+#include "keytree.h"
+#include "secret.h"
+
+struct shred {
+	unsigned long files, dirs, links, failed;
+	int dry_run;
+};
+
+static void shred_fail(struct shred *sh, const char *path, int r)
+{
+	sh->failed++;
+	if (r == -EMLINK)
+		fprintf(stderr, "phivault shred: '/%s' has other hard links; "
+			"remove them first (they share its key)\n", path);
+	else
+		fprintf(stderr, "phivault shred: '/%s': %s\n", path,
+			phv_strerror(r));
+}
+
+static int shred_leaf(struct vol *vol, const char *path,
+		      const struct stat *st, void *ctx)
+{
+	struct shred *sh = ctx;
+	int r;
+
+	if (sh->dry_run) {
+		printf("would shred /%s\n", path);
+		return 0;
+	}
+	if (S_ISREG(st->st_mode))
+		r = vol_file_shred(vol, path);
+	else
+		r = vol_remove(vol, path);	/* symlinks hold no file data */
+	if (r && r != -ENOENT) {
+		shred_fail(sh, path, r);
+		return 0;
+	}
+	if (S_ISREG(st->st_mode))
+		sh->files++;
+	else
+		sh->links++;
+	return 0;
+}
+
+static int shred_post(struct vol *vol, const char *path,
+		      const struct stat *st, void *ctx)
+{
+	struct shred *sh = ctx;
+	int r;
+
+	if (sh->dry_run)
+		return 0;
+	r = vol_remove(vol, path);
+	if (r == -ENOTEMPTY)
+		return 0;	/* something inside failed and was reported */
+	if (r && r != -ENOENT)
+		shred_fail(sh, path, r);
+	else
+		sh->dirs++;
+	return 0;
+}
+
+/* Shred one volume path, a file or a whole directory. */
+static int shred_path(struct vol *vol, const char *path,
+		      struct shred *sh)
+{
+	struct stat st;
+	int r;
+
+	r = vol_stat(vol, path, &st);
+	if (r) {
+		shred_fail(sh, path, r);
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return shred_leaf(vol, path, &st, sh);
+	r = keytree_walk(vol, path, shred_leaf, shred_post, sh);
+	if (!r)
+		r = shred_post(vol, path, &st, sh);
+	return r;
+}
+
+/*
+ * Turn an argument into a volume path (no leading '/') in out.  With a
+ * mount point, arg is a file system path that must lie below it.
+ * Returns 0, or -EINVAL for the root or a path outside the mount.
+ */
+static int map_path(const char *arg, const char *mnt, char *out,
+		    size_t size)
+{
+	char cwd[PATH_MAX], abs[PATH_MAX * 2];
+	const char *p = arg;
+	size_t n;
+
+	if (mnt) {
+		if (arg[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		snprintf(abs, sizeof(abs), "%s%s%s", arg[0] == '/' ? "" : cwd,
+			 arg[0] == '/' ? "" : "/", arg);
+		n = strlen(mnt);
+		if (strncmp(abs, mnt, n) || (abs[n] && abs[n] != '/'))
+			return -EXDEV;
+		p = abs + n;
+	}
+	while (*p == '/')
+		p++;
+	if (!*p || strlen(p) >= size)
+		return -EINVAL;
+	snprintf(out, size, "%s", p);
+	/* drop trailing slashes; refuse "." and ".." components */
+	n = strlen(out);
+	while (n && out[n - 1] == '/')
+		out[--n] = '\0';
+	if (!strcmp(out, ".") || !strcmp(out, "..") ||
+	    strstr(out, "/./") || strstr(out, "/../") ||
+	    !strncmp(out, "./", 2) || !strncmp(out, "../", 3) ||
+	    (n >= 2 && !strcmp(out + n - 2, "/.")) ||
+	    (n >= 3 && !strcmp(out + n - 3, "/..")))
+		return -EINVAL;
+	return 0;
+}
+
+static int confirm(char **paths, int n)
+{
+	char line[16];
+	int i;
+
+	fprintf(stderr, "These will be destroyed for good (no undo, no "
+		"recovery from this volume):\n");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "  /%s\n", paths[i]);
+	fprintf(stderr, "Type 'yes' to shred them: ");
+	if (!fgets(line, sizeof(line), stdin))
+		return 0;
+	return !strcmp(line, "yes\n");
+}
+
+int cmd_shred(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
+		{ "yes", no_argument, NULL, 'y' },
+		{ "mountpoint", required_argument, NULL, 'm' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
+	struct shred sh = { 0 };
+	struct vol *vol = NULL;
+	char mnt[PATH_MAX], **paths = NULL;
+	const char *mp = NULL;
+	int c, r, i, n, yes = 0, st = EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+			continue;
+		if (c == 'y')
+			yes = 1;
+		else if (c == 'n')
+			sh.dry_run = 1;
+		else if (c == 'm')
+			mp = optarg;
+		else
+			return cmd_usage("shred", EXIT_USAGE);
+	}
+	n = argc - optind - 1;
+	if (n < 1)
+		return cmd_usage("shred", EXIT_USAGE);
+	if (mp && !realpath(mp, mnt)) {
+		fprintf(stderr, "phivault shred: %s: %s\n", mp,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	paths = calloc((size_t)n, sizeof(*paths));
+	for (i = 0; paths && i < n; i++) {
+		paths[i] = malloc(PATH_MAX);
+		r = paths[i] ? map_path(argv[optind + 1 + i], mp ? mnt : NULL,
+					paths[i], PATH_MAX) : -ENOMEM;
+		if (r == -EXDEV)
+			fprintf(stderr, "phivault shred: '%s' is not under the "
+				"mount point %s\n", argv[optind + 1 + i], mnt);
+		else if (r)
+			fprintf(stderr, "phivault shred: '%s': refused (the "
+				"volume root, '.' or '..')\n",
+				argv[optind + 1 + i]);
+		if (r) {
+			st = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (!paths)
+		goto out;
+	if (!yes && !sh.dry_run) {
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr, "phivault shred: not a terminal: give "
+				"--yes to shred without asking\n");
+			st = EXIT_USAGE;
+			goto out;
+		}
+		if (!confirm(paths, n)) {
+			fprintf(stderr, "phivault shred: nothing shredded\n");
+			goto out;
+		}
+	}
+	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
+	if (r) {
+		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		shred_path(vol, paths[i], &sh);
+	if (!sh.dry_run)
+		printf("shred: %lu file(s) destroyed, %lu symlink(s) and %lu "
+		       "director%s removed, %lu failed\n", sh.files, sh.links,
+		       sh.dirs, sh.dirs == 1 ? "y" : "ies", sh.failed);
+	st = sh.failed ? EXIT_PARTIAL : EXIT_OK;
+out:
+	for (i = 0; paths && i < n; i++)
+		free(paths[i]);
+	free(paths);
+	vol_close(vol);
+	return st;
+}
