@@ -226,6 +226,16 @@ out:
 	return r;
 }
 
+/*
+ * How long the kernel may keep entries and attributes.  Its caches are
+ * shared by all callers, so under a policy nothing is cached and every
+ * lookup and getattr is decided for the caller who makes it.
+ */
+static double cache_secs(struct vol_fuse *f)
+{
+	return __atomic_load_n(&f->guard, __ATOMIC_RELAXED) ? 0.0 : TIMEOUT;
+}
+
 /* Decide op on n (or name in n): fills w and path; 0 or a code. */
 static int guard_pre(fuse_req_t req, struct guard *g, enum guard_op op,
 		     struct node *n, const char *name, int arg,
@@ -528,8 +538,8 @@ static int do_lookup(struct vol_fuse *f, struct node *dn, const char *name,
 	int fd, r;
 
 	memset(e, 0, sizeof(*e));
-	e->attr_timeout = TIMEOUT;
-	e->entry_timeout = TIMEOUT;
+	e->attr_timeout = cache_secs(f);
+	e->entry_timeout = cache_secs(f);
 	r = node_bname(f, dn, name, bname, NULL);
 	if (r < 0)
 		return r;
@@ -615,7 +625,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (r)
 		reply_err(req, r);
 	else
-		fuse_reply_attr(req, &st, TIMEOUT);
+		fuse_reply_attr(req, &st, cache_secs(ctx_of(req)));
 }
 
 /* ---- opening regular files ------------------------------------------- */
@@ -980,7 +990,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (r)
 		reply_err(req, r);
 	else
-		fuse_reply_attr(req, &st, TIMEOUT);
+		fuse_reply_attr(req, &st, cache_secs(ctx_of(req)));
 }
 
 /* ---- creating entries ------------------------------------------------- */
@@ -2149,8 +2159,9 @@ int vol_fuse_new(struct vol *vol, const char *mountpoint,
 	 * its own would dirty the inode and cost a SETATTR later.
 	 */
 	snprintf(opts, sizeof(opts), "-ofsname=phivault,subtype=phivault,"
-		 "default_permissions,noatime%s%s%s", shared ? ",allow_other" : "",
-		 fuse_opts ? "," : "", fuse_opts ? fuse_opts : "");
+		 "default_permissions,noatime%s%s%s",
+		 shared ? ",allow_other" : "", fuse_opts ? "," : "",
+		 fuse_opts ? fuse_opts : "");
 	if (fuse_opt_add_arg(&args, "phivault") ||
 	    fuse_opt_add_arg(&args, opts) ||
 	    (debug && fuse_opt_add_arg(&args, "-d"))) {
@@ -2206,9 +2217,46 @@ int vol_fuse_run(struct vol_fuse *f)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * Make the kernel forget every name it may still hold from before a
+ * policy was attached (with long timeouts): afterwards each path walk
+ * comes back through op_lookup.  Not from a request thread.
+ */
+static void inval_all(struct vol_fuse *f)
+{
+	struct inval *iv = NULL;
+	struct node *n;
+	size_t i, k = 0, cap;
+
+	pthread_mutex_lock(&tab_lock);
+	cap = nnodes;
+	if (cap)
+		iv = calloc(cap, sizeof(*iv));
+	for (i = 0; iv && i < (1U << TAB_BITS); i++) {
+		for (n = tab[i]; n && k < cap; n = n->hnext) {
+			if (!n->parent || !n->name)
+				continue;
+			iv[k].parent = n->parent == &f->root ? FUSE_ROOT_ID :
+				       (uintptr_t)n->parent;
+			snprintf(iv[k].name, sizeof(iv[k].name), "%s",
+				 n->name);
+			k++;
+		}
+	}
+	pthread_mutex_unlock(&tab_lock);
+	if (cap && !iv)
+		log_err("cannot drop the kernel's cached names: out of memory");
+	for (i = 0; i < k; i++)
+		fuse_lowlevel_notify_inval_entry(f->se, iv[i].parent,
+						 iv[i].name,
+						 strlen(iv[i].name));
+	free(iv);
+}
+
 void vol_fuse_set_guard(struct vol_fuse *f, struct guard *g)
 {
 	__atomic_store_n(&f->guard, g, __ATOMIC_RELEASE);
+	inval_all(f);
 }
 
 void vol_fuse_free(struct vol_fuse *f)

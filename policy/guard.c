@@ -339,6 +339,9 @@ unsigned int guard_need(enum guard_op op, int arg, unsigned int *need2)
 		*need2 = POLICY_CREATE | (arg ? POLICY_DELETE : 0);
 		return POLICY_DELETE;
 	case GUARD_SETATTR:
+		/* the kernel adds ctime (writeback cache) to every change:
+		 * bookkeeping, not a request of its own */
+		arg &= ~FUSE_SET_ATTR_CTIME;
 		if (arg & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 			   FUSE_SET_ATTR_GID))
 			need |= POLICY_ADMIN;

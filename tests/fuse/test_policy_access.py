@@ -1,150 +1,199 @@
 # SPDX-License-Identifier: MIT
 """Access policy on a real shared mount, exercised by real local users.
 
-Skipped until the mount enforces the policy.  What these tests expect of
-`phivault mount` (for the fs/ side):
-
-  * `--policy` turns enforcement on (listed in `phivault mount --help`),
-    or the environment variable PHIVAULT_POLICY_MOUNT=1 says it is on;
-  * `--audit-log PATH` chooses the audit log, `--control-socket PATH` the
-    grant socket (defaults /var/log/phivault/<volume>.audit.jsonl and
-    /run/phivault/<volume>.sock);
-  * as root the mount is allow_other, so other users reach it.
-
-Users are created with useradd for the test and removed after it; every
-operation runs as them through `setpriv --reuid/--regid --init-groups`.
+The mount runs as root (allow_other, default_permissions) and enforces
+the policy installed in the volume (policyhelp.POLICY); every operation
+runs as a user created for the test.  One test per operation and role,
+deny by default (root included), and a denied operation leaves the
+backing directory exactly as it was.
 """
 import os
-import pwd
 import subprocess
-import uuid
 
 import pytest
 
 from fusehelp import PHIVAULT, run
-
-POLICY = """
-[role clinician]
-max-grant = 4h
-allow list,read /patients/**
-allow write,create /patients/*/notes/**
-deny read /patients/vip/**
-
-[role admin]
-allow all /**
-
-[users]
-{alice} = clinician
-{admin} = admin
-
-[break-glass]
-role = admin
-duration = 10m
-users = {alice}
-"""
-
-
-def policy_supported():
-    if os.environ.get("PHIVAULT_POLICY_MOUNT") == "1":
-        return True
-    r = run([PHIVAULT, "mount", "--help"])
-    return "--policy" in (r.stdout + r.stderr)
-
+from policyhelp import (as_user, backing_state, ok, open_path_to,  # noqa
+                        pvol, records, users, wait_for)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (useradd)"),
-    pytest.mark.skipif(not policy_supported(),
-                       reason="phivault mount has no --policy yet"),
 ]
 
 
-@pytest.fixture
-def users():
-    made = {}
-    for role in ("alice", "bob", "admin"):
-        name = "phv%s%s" % (role[:4], uuid.uuid4().hex[:6])
-        subprocess.run(["useradd", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", name], check=True)
-        made[role] = pwd.getpwnam(name)
-    yield made
-    for pw in made.values():
-        subprocess.run(["userdel", pw.pw_name], check=False)
+def test_list(pvol, users):
+    li, bob = users["lister"], users["nobody"]
+    r = as_user(li, "ls", pvol.p("patients", "7"))
+    assert ok(r), r.stderr
+    assert r.stdout.split() == ["chart", "notes"]
+    assert not ok(as_user(li, "cat", pvol.p("patients", "7", "chart")))
+    assert not ok(as_user(li, "ls", pvol.p("billing")))
+    r = as_user(bob, "ls", pvol.p("patients"))
+    assert not ok(r) and "denied" in r.stderr.lower()
 
 
-def as_user(pw, *cmd):
-    return subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid",
-                           str(pw.pw_gid), "--init-groups", *cmd],
-                          capture_output=True, text=True, timeout=30)
+def test_read(pvol, users):
+    rd = users["reader"]
+    r = as_user(rd, "cat", pvol.p("patients", "7", "chart"))
+    assert ok(r) and r.stdout == "chart 7\n", r.stderr
+    # the deny rule beats the allow rule
+    r = as_user(rd, "cat", pvol.p("patients", "vip", "chart"))
+    assert not ok(r) and "denied" in r.stderr.lower()
+    r = as_user(rd, "sh", "-c",
+                "echo x >> " + pvol.p("patients", "7", "chart"))
+    assert not ok(r) and "denied" in r.stderr.lower()
+    assert not ok(as_user(rd, "cat", pvol.p("billing", "invoice")))
+    recs = records(pvol.audit)
+    assert any(x["type"] == "open" and x["path"] == "/patients/7/chart"
+               and x["user"] == rd.pw_name and x["result"] == "ok"
+               for x in recs)
+    assert any(x["type"] == "deny" and x["path"] == "/patients/vip/chart"
+               and x["user"] == rd.pw_name for x in recs)
 
 
-@pytest.fixture
-def pvol(new_volume, users, tmp_path):
-    text = POLICY.format(alice=users["alice"].pw_name,
-                         admin=users["admin"].pw_name)
-    pfile = tmp_path / "policy.conf"
-    pfile.write_text(text)
-    r = run([PHIVAULT, "policy", "set", "--passphrase-file",
-             new_volume.passfile, new_volume.cipher, str(pfile)])
-    assert r.returncode == 0, r.stderr
-    new_volume.audit = str(tmp_path / "audit.jsonl")
-    new_volume.sock = str(tmp_path / "ctl.sock")
-    new_volume.mount(("--policy", "--audit-log", new_volume.audit,
-                      "--control-socket", new_volume.sock))
-    os.makedirs(new_volume.p("patients", "7", "notes"))
-    os.makedirs(new_volume.p("patients", "vip"))
-    with open(new_volume.p("patients", "7", "chart"), "w") as f:
-        f.write("chart\n")
-    with open(new_volume.p("patients", "vip", "chart"), "w") as f:
-        f.write("vip\n")
-    yield new_volume
-    new_volume.cleanup()
+def test_write(pvol, users):
+    w = users["writer"]
+    r = as_user(w, "sh", "-c",
+                "echo more >> " + pvol.p("patients", "7", "chart"))
+    assert ok(r), r.stderr
+    r = as_user(w, "cat", pvol.p("patients", "7", "chart"))
+    assert r.stdout == "chart 7\nmore\n"
+    r = as_user(w, "truncate", "-s", "3", pvol.p("patients", "8", "chart"))
+    assert ok(r), r.stderr
+    # write is not create
+    assert not ok(as_user(w, "touch", pvol.p("patients", "7", "new")))
+    assert not ok(as_user(w, "sh", "-c",
+                          "echo x >> " + pvol.p("billing", "invoice")))
 
 
-def test_clinician_reads_but_not_writes(pvol, users):
-    a = users["alice"]
-    assert as_user(a, "cat", pvol.p("patients", "7", "chart")).returncode == 0
-    r = as_user(a, "sh", "-c", "echo x >> " + pvol.p("patients", "7", "chart"))
-    assert r.returncode != 0 and "denied" in r.stderr.lower()
-    assert as_user(a, "cat", pvol.p("patients", "vip", "chart")).returncode != 0
-    assert as_user(a, "touch", pvol.p("patients", "7", "notes", "n1")).returncode == 0
+def new_file(pw, path):
+    """Create an empty file as pw; not touch, which also sets times (a
+    write)."""
+    return as_user(pw, "sh", "-c", ": > " + path)
 
 
-def test_deny_by_default(pvol, users):
-    assert as_user(users["bob"], "ls", pvol.p("patients")).returncode != 0
+def test_create(pvol, users):
+    c, rd = users["creator"], users["reader"]
+    assert ok(new_file(c, pvol.p("patients", "7", "new")))
+    # touch sets the times of what it created: that needs write
+    assert not ok(as_user(c, "touch", pvol.p("patients", "7", "new2")))
+    assert ok(as_user(c, "mkdir", pvol.p("patients", "9")))
+    assert ok(as_user(c, "ln", "-s", "chart", pvol.p("patients", "7", "l")))
+    # create is not write
+    assert not ok(as_user(c, "sh", "-c",
+                          "echo x >> " + pvol.p("patients", "7", "chart")))
+    assert not ok(new_file(c, pvol.p("billing", "new")))
+    # the clinician creates notes only
+    assert ok(as_user(rd, "sh", "-c", "echo note > " +
+                      pvol.p("patients", "7", "notes", "n1")))
+    assert not ok(new_file(rd, pvol.p("patients", "7", "n2")))
+    recs = records(pvol.audit)
+    assert any(x["type"] == "mkdir" and x["path"] == "/patients/9"
+               and x["result"] == "ok" for x in recs)
+    assert any(x["type"] == "create" and x["path"] ==
+               "/patients/7/notes/n1" for x in recs)
 
 
-def test_root_denied_unless_named(pvol):
-    # the fixture's own setup ran as root before enforcement was checked;
-    # after mount, root has no rule
-    r = subprocess.run(["cat", pvol.p("patients", "7", "chart")],
-                       capture_output=True, text=True)
+def test_delete(pvol, users):
+    d, c = users["deleter"], users["creator"]
+    assert not ok(as_user(c, "rm", "-f", pvol.p("patients", "8", "chart")))
+    assert ok(as_user(d, "rm", "-f", pvol.p("patients", "8", "chart")))
+    assert ok(as_user(d, "rmdir", pvol.p("patients", "8")))
+    assert not ok(as_user(d, "rm", "-f", pvol.p("billing", "invoice")))
+    # rename needs delete on the old name and create on the new one
+    assert not ok(as_user(d, "mv", pvol.p("patients", "7", "chart"),
+                          pvol.p("patients", "7", "moved")))
+    recs = records(pvol.audit)
+    assert any(x["type"] == "unlink" and x["path"] == "/patients/8/chart"
+               and x["result"] == "ok" for x in recs)
+    assert any(x["type"] == "rmdir" and x["path"] == "/patients/8"
+               for x in recs)
+
+
+def test_admin(pvol, users):
+    c, a, rd = users["creator"], users["admin"], users["reader"]
+    # the creator owns what it creates and holds admin below notes/
+    assert ok(new_file(c, pvol.p("patients", "7", "notes", "c1")))
+    assert ok(as_user(c, "chmod", "600",
+                      pvol.p("patients", "7", "notes", "c1")))
+    assert ok(new_file(c, pvol.p("patients", "7", "c2")))
+    r = as_user(c, "chmod", "600", pvol.p("patients", "7", "c2"))
+    assert not ok(r) and "denied" in r.stderr.lower()
+    # the clinician's own note: create, but no admin
+    assert ok(new_file(rd, pvol.p("patients", "7", "notes", "r1")))
+    assert not ok(as_user(rd, "chmod", "600",
+                          pvol.p("patients", "7", "notes", "r1")))
+    # admin everywhere (on what mode bits let it own)
+    assert ok(as_user(a, "mkdir", pvol.p("billing", "2024")))
+    assert ok(as_user(a, "chmod", "700", pvol.p("billing", "2024")))
+    assert ok(as_user(a, "cat", pvol.p("patients", "vip", "chart")))
+    recs = records(pvol.audit)
+    assert any(x["type"] == "setattr" and x["path"] ==
+               "/patients/7/notes/c1" and x["result"] == "ok"
+               for x in recs)
+
+
+def test_deny_by_default_incl_root(pvol, users):
+    bob = users["nobody"]
+    for cmd in (["ls", pvol.p("patients")], ["stat", pvol.p("billing")],
+                ["cat", pvol.p("patients", "7", "chart")],
+                ["touch", pvol.p("x")]):
+        r = as_user(bob, *cmd)
+        assert not ok(r), cmd
+    # root is not named in the policy
+    for cmd in (["cat", pvol.p("patients", "7", "chart")],
+                ["ls", pvol.p("patients")], ["touch", pvol.p("x")],
+                ["rm", "-f", pvol.p("billing", "invoice")]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode != 0, cmd
+    # the mount point itself stays visible
+    assert os.path.ismount(pvol.mnt)
+    recs = records(pvol.audit)
+    assert any(x["type"] == "deny" and x["uid"] == 0 for x in recs)
+    assert any(x["type"] == "deny" and x["uid"] == bob.pw_uid
+               for x in recs)
+
+
+def test_denied_changes_nothing(pvol, users):
+    bob, rd, li = users["nobody"], users["reader"], users["lister"]
+    chart = pvol.p("patients", "7", "chart")
+    before = backing_state(pvol.cipher)
+    attempts = [
+        (rd, ["sh", "-c", "echo x >> " + chart]),
+        (rd, ["truncate", "-s", "0", chart]),
+        (rd, ["touch", "-d", "2001-01-01", chart]),
+        (rd, ["rm", "-f", chart]),
+        (rd, ["mv", chart, pvol.p("patients", "7", "x")]),
+        (rd, ["mkdir", pvol.p("patients", "7", "d")]),
+        (rd, ["ln", chart, pvol.p("patients", "7", "h")]),
+        (rd, ["setfattr", "-n", "user.x", "-v", "1", chart]),
+        (li, ["sh", "-c", ": > " + pvol.p("patients", "7", "new")]),
+        (li, ["rmdir", pvol.p("patients", "7", "notes")]),
+        (bob, ["sh", "-c", "echo x > " + pvol.p("patients", "y")]),
+        (bob, ["chmod", "000", pvol.p("patients")]),
+    ]
+    for who, cmd in attempts:
+        r = as_user(who, *cmd)
+        assert not ok(r), (who.pw_name, cmd)
+    assert backing_state(pvol.cipher) == before
+    r = subprocess.run(["cat", chart], capture_output=True)
     assert r.returncode != 0
 
 
-def test_grant_then_revoke(pvol, users):
-    adm, bob = users["admin"], users["bob"]
-    r = as_user(adm, PHIVAULT, "grant", "-S", pvol.sock, bob.pw_name,
-                "clinician", "/patients/7", "--for", "1h", "--ticket",
-                "T-1", "--reason", "consult")
-    assert r.returncode == 0, r.stdout + r.stderr
-    gid = r.stdout.split()[0]
-    assert as_user(bob, "cat", pvol.p("patients", "7", "chart")).returncode == 0
-    assert as_user(adm, PHIVAULT, "revoke", "-S", pvol.sock,
-                   gid).returncode == 0
-    assert as_user(bob, "cat", pvol.p("patients", "7", "chart")).returncode != 0
-
-
-def test_break_glass_and_audit(pvol, users):
-    a = users["alice"]
-    assert as_user(users["bob"], PHIVAULT, "break-glass", "-S", pvol.sock,
-                   "--reason", "x").returncode != 0
-    r = as_user(a, PHIVAULT, "break-glass", "-S", pvol.sock, "--reason",
-                "code blue")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert as_user(a, "cat", pvol.p("patients", "vip", "chart")).returncode == 0
-    pvol.umount()
-    r = run([PHIVAULT, "audit", "verify", "--volume", pvol.cipher,
-             "--passphrase-file", pvol.passfile, pvol.audit])
-    assert r.returncode == 0, r.stdout + r.stderr
-    r = run([PHIVAULT, "audit", "report", "--break-glass", pvol.audit])
-    assert "vip" in r.stdout
+def test_no_policy_means_mode_bits(new_volume, users, tmp_path):
+    """A volume without a policy is served as before; --policy refuses."""
+    v = new_volume
+    open_path_to(v.mnt)
+    r = run([PHIVAULT, "mount", "--passphrase-file", v.passfile,
+             "--policy", v.cipher, v.mnt])
+    assert r.returncode != 0 and "policy" in r.stderr
+    assert not os.path.ismount(v.mnt)
+    v.mount(("--audit-log", str(tmp_path / "a.jsonl"),
+             "--control-socket", str(tmp_path / "s.sock")))
+    with open(v.p("open"), "w") as f:
+        f.write("anyone\n")
+    os.chmod(v.p("open"), 0o644)
+    r = as_user(users["nobody"], "cat", v.p("open"))
+    assert ok(r) and r.stdout == "anyone\n"
+    assert not os.path.exists(str(tmp_path / "a.jsonl"))
+    assert not os.path.exists(str(tmp_path / "s.sock"))
