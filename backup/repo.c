@@ -1615,12 +1615,46 @@ static int snap_cmp(const void *a, const void *b)
 
 	if (x->m.time != y->m.time)
 		return x->m.time < y->m.time ? -1 : 1;
-	/* same second: a child sorts after its parent */
-	if (y->m.has_parent && !memcmp(y->m.parent, x->id, MF_ID_LEN))
-		return -1;
-	if (x->m.has_parent && !memcmp(x->m.parent, y->id, MF_ID_LEN))
-		return 1;
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
 	return memcmp(x->id, y->id, MF_ID_LEN);
+}
+
+/*
+ * Manifests keep whole seconds, so several snapshots can share one.
+ * Within such a run, order by ancestry: a snapshot's depth is how many of
+ * its ancestors share its second.  Sorting by (time, depth, id) is then a
+ * total order that puts every parent before its child.
+ */
+static void snaps_order(struct repo_snap *s, size_t n)
+{
+	size_t i, j, k, end;
+
+	for (i = 0; i < n; i++)
+		s[i].depth = 0;
+	qsort(s, n, sizeof(*s), snap_cmp);
+	for (i = 0; i < n; i = end) {
+		for (end = i + 1; end < n && s[end].m.time == s[i].m.time; end++)
+			;
+		for (j = i; end - i > 1 && j < end; j++) {
+			const struct repo_snap *cur = &s[j];
+			unsigned int d = 0;
+
+			/* walk up while the parent is in this run; bounded */
+			while (cur->m.has_parent && d < end - i) {
+				for (k = i; k < end; k++)
+					if (!memcmp(s[k].id, cur->m.parent,
+						    MF_ID_LEN))
+						break;
+				if (k == end)
+					break;
+				cur = &s[k];
+				d++;
+			}
+			s[j].depth = d;
+		}
+	}
+	qsort(s, n, sizeof(*s), snap_cmp);
 }
 
 int repo_snaps_load(struct repo *r, struct repo_snap **snapsp, size_t *np)
@@ -1682,7 +1716,7 @@ int repo_snaps_load(struct repo *r, struct repo_snap **snapsp, size_t *np)
 		repo_snaps_free(a.s, a.n);
 		return ret;
 	}
-	qsort(a.s, a.n, sizeof(*a.s), snap_cmp);
+	snaps_order(a.s, a.n);
 	*snapsp = a.s;
 	*np = a.n;
 	return 0;

@@ -233,6 +233,7 @@ struct repo_snap {
 	struct manifest m;		/* decoded, when loaded */
 	int loaded;
 	int err;			/* load failure */
+	unsigned int depth;		/* ancestors in the same second */
 };
 
 /*
