@@ -844,7 +844,8 @@ out:
 	return r;
 }
 
-int vol_file_shred(struct vol *vol, const char *path)
+int vol_file_shred(struct vol *vol, const char *path,
+		   int (*unlink_fn)(void *ctx), void *ctx)
 {
 	uint8_t junk[HDR_LEN];
 	struct where w;
@@ -857,7 +858,8 @@ int vol_file_shred(struct vol *vol, const char *path)
 	r = -EMLINK;
 	if (st.st_nlink > 1)
 		goto out;
-	/* the header holds the only sealed copy of the DEK */
+	/* the header holds the only sealed copy of the DEK: first destroy
+	 * it on disk, then the name */
 	r = 0;
 	if (st.st_size > 0)
 		r = secmem_random(junk, sizeof(junk));
@@ -868,14 +870,16 @@ int vol_file_shred(struct vol *vol, const char *path)
 		r = -errno;
 	if (r)
 		goto out;
-	if (unlinkat(w.dirfd, w.bname, 0)) {
+	if (unlink_fn) {
+		r = unlink_fn(ctx);
+	} else if (unlinkat(w.dirfd, w.bname, 0)) {
 		r = -errno;
-		goto out;
+	} else {
+		name_sidecar_remove(w.dirfd, w.bname);
+		dfd = openat(w.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0 && fsync(dfd))
+			r = -errno;
 	}
-	name_sidecar_remove(w.dirfd, w.bname);
-	dfd = openat(w.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0 && fsync(dfd))
-		r = -errno;
 out:
 	if (dfd >= 0)
 		close(dfd);

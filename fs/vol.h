@@ -226,13 +226,18 @@ int vol_file_rewrap_old(struct vol *vol, const char *path, uint32_t *fromp);
 
 /*
  * Destroy the regular file at path for good: overwrite its whole header
- * (the only sealed copy of its DEK) with random bytes, fdatasync, unlink,
- * fsync the directory.  Its blocks can then never be decrypted, from
- * this disk or from a copy of the backing directory taken afterwards.
- * -EMLINK when the file has other hard links (their names would show
- * garbage), -EISDIR, -EINVAL (not a regular file), -errno.
+ * (the only sealed copy of its DEK) with random bytes and fdatasync, then
+ * remove the name: through unlink_fn(ctx) when given (a caller going
+ * through a live mount, so the kernel forgets the name and its cached
+ * pages), else by unlinking the backing file and fsyncing its directory.
+ * The blocks can then never be decrypted, from this disk or from a copy
+ * of the backing directory taken afterwards.  Returns 0, -EMLINK when the
+ * file has other hard links (they share the header; nothing is done),
+ * -EISDIR, -EINVAL (not a regular file), unlink_fn's code (the header is
+ * destroyed by then), -errno.
  */
-int vol_file_shred(struct vol *vol, const char *path);
+int vol_file_shred(struct vol *vol, const char *path,
+		   int (*unlink_fn)(void *ctx), void *ctx);
 
 /* ---- reading the tree ---------------------------------------------- */
 

@@ -8,7 +8,11 @@
  * the paths are either plaintext paths inside the volume ("/a/b" or
  * "a/b"), or, with --mountpoint MNT, ordinary paths to files under the
  * volume's mount point, which are mapped to volume paths by their prefix.
- * Nothing is guessed from the mount table.  The volume root is refused.
+ * Nothing is guessed from the mount table.  With a mount point, names
+ * are removed through the mount, so the kernel forgets them and their
+ * cached pages at once (and the mount's policy and audit see it); the
+ * headers are destroyed through the backing directory first.  The
+ * volume root is refused.
  * On a terminal the paths are listed and "yes" is asked for, unless
  * --yes; without a terminal --yes is required.  What shredding can and
  * cannot do: docs/KEYS.md, "Shred".
@@ -31,7 +35,34 @@
 struct shred {
 	unsigned long files, dirs, links, failed;
 	int dry_run;
+	const char *mnt;	/* remove names through this mount */
+	const char *cur;	/* the volume path being removed */
 };
+
+/* Remove a name through the mount, so the kernel drops its dentry and
+ * cached pages at once (the daemon unlinks the backing file). */
+static int mount_remove(void *ctx)
+{
+	struct shred *sh = ctx;
+	char p[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", sh->mnt, sh->cur);
+	if (lstat(p, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode) ? rmdir(p) : unlink(p))
+		return -errno;
+	return 0;
+}
+
+/* Remove a symlink or an empty directory, through the mount if any. */
+static int name_remove(struct vol *vol, const char *path, struct shred *sh)
+{
+	if (!sh->mnt)
+		return vol_remove(vol, path);
+	sh->cur = path;
+	return mount_remove(sh);
+}
 
 static void shred_fail(struct shred *sh, const char *path, int r)
 {
@@ -54,10 +85,11 @@ static int shred_leaf(struct vol *vol, const char *path,
 		printf("would shred /%s\n", path);
 		return 0;
 	}
+	sh->cur = path;
 	if (S_ISREG(st->st_mode))
-		r = vol_file_shred(vol, path);
+		r = vol_file_shred(vol, path, sh->mnt ? mount_remove : NULL, sh);
 	else
-		r = vol_remove(vol, path);	/* symlinks hold no file data */
+		r = name_remove(vol, path, sh);	/* no file data */
 	if (r && r != -ENOENT) {
 		shred_fail(sh, path, r);
 		return 0;
@@ -77,7 +109,7 @@ static int shred_post(struct vol *vol, const char *path,
 
 	if (sh->dry_run)
 		return 0;
-	r = vol_remove(vol, path);
+	r = name_remove(vol, path, sh);
 	if (r == -ENOTEMPTY)
 		return 0;	/* something inside failed and was reported */
 	if (r && r != -ENOENT)
@@ -236,6 +268,7 @@ int cmd_shred(int argc, char **argv)
 		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
 		goto out;
 	}
+	sh.mnt = mp ? mnt : NULL;
 	for (i = 0; i < n; i++)
 		shred_path(vol, paths[i], &sh);
 	if (!sh.dry_run)
