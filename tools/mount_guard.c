@@ -73,6 +73,19 @@ static int name_ok(const char *s)
 	       strcmp(s, ".") && strcmp(s, "..");
 }
 
+/* path made absolute (the daemon runs in "/"); 0 or -ENAMETOOLONG */
+static int absolute(char *out, const char *path)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, PATH_MAX, "%s", path);
+	else
+		n = snprintf(out, PATH_MAX, "%s/%s", cwd, path);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
 static int resolve(struct mount_guard *mg, const char *cipherdir,
 		   const struct mount_guard_opts *o)
 {
@@ -93,13 +106,13 @@ static int resolve(struct mount_guard *mg, const char *cipherdir,
 	}
 	snprintf(mg->name, sizeof(mg->name), "%s", name);
 	v = first(o->audit_log, "PHIVAULT_AUDIT_LOG");
-	n = v ? (size_t)snprintf(mg->audit_path, PATH_MAX, "%s", v) :
+	n = v ? (size_t)absolute(mg->audit_path, v) :
 	    (size_t)snprintf(mg->audit_path, PATH_MAX, MOUNT_GUARD_LOG_DIR
 			     "/%s.audit.jsonl", mg->name);
 	if (n >= PATH_MAX)
 		return -ENAMETOOLONG;
 	v = first(o->socket, "PHIVAULT_SOCKET");
-	n = v ? (size_t)snprintf(mg->socket, PATH_MAX, "%s", v) :
+	n = v ? (size_t)absolute(mg->socket, v) :
 	    (size_t)snprintf(mg->socket, PATH_MAX, MOUNT_GUARD_RUN_DIR
 			     "/%s.sock", mg->name);
 	if (n >= PATH_MAX)
