@@ -1070,3 +1070,138 @@ out:
 	free(copy);
 	return r;
 }
+
+/* ---- retention rules ------------------------------------------------ */
+
+#define RETAIN_AD	"phivault v1 retain"
+#define RETAIN_LINE_MAX	(VOL_NAME_MAX * 16)
+
+/* Open one sealed rule (b64 of nonce || ct || tag) into out. */
+static int retain_open(struct vol *vol, const char *b64, size_t len,
+		       char *out, size_t size)
+{
+	struct aead_ad ad = { RETAIN_AD, sizeof(RETAIN_AD) - 1 };
+	uint8_t *raw = malloc(len);
+	long n;
+	int r = -PHV_EFORMAT;
+
+	if (!raw)
+		return -ENOMEM;
+	n = b64_decode(b64, len, raw);
+	if (n > AEAD_NONCE_LEN + AEAD_TAG_LEN &&
+	    (size_t)n - AEAD_NONCE_LEN - AEAD_TAG_LEN < size) {
+		n -= AEAD_NONCE_LEN + AEAD_TAG_LEN;
+		r = aead_open(vol->meta_key, raw, &ad, 1, raw + AEAD_NONCE_LEN,
+			      (size_t)n, out, raw + AEAD_NONCE_LEN + n);
+		if (!r)
+			out[n] = '\0';
+	}
+	free(raw);
+	return r;
+}
+
+int vol_retention_get(struct vol *vol, char *buf, size_t size)
+{
+	char line[RETAIN_LINE_MAX + 1];
+	const char *p, *nl;
+	size_t pos = 0, n;
+	int r = 0;
+
+	if (!size)
+		return -ENOSPC;
+	buf[0] = '\0';
+	vol_conf_refresh(vol);
+	pthread_mutex_lock(&vol->conf_lock);
+	for (p = vol->retention; !r && p && *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		r = retain_open(vol, p, (size_t)(nl - p), line, sizeof(line));
+		n = strlen(line);
+		if (!r && pos + n + 2 > size)
+			r = -ENOSPC;
+		if (!r) {
+			memcpy(buf + pos, line, n);
+			buf[pos + n] = '\n';
+			buf[pos + n + 1] = '\0';
+			pos += n + 1;
+		}
+	}
+	pthread_mutex_unlock(&vol->conf_lock);
+	return r;
+}
+
+/* Seal every line of text into a new retention buffer. */
+static int retain_seal_all(struct vol *vol, const char *text, char **outp,
+			   size_t *lenp)
+{
+	struct aead_ad ad = { RETAIN_AD, sizeof(RETAIN_AD) - 1 };
+	uint8_t raw[AEAD_NONCE_LEN + RETAIN_LINE_MAX + AEAD_TAG_LEN];
+	size_t len = 0, n, cap = 1;
+	const char *p, *nl;
+	char *out = calloc(1, 1), *grown;
+	int r = 0;
+
+	for (p = text; out && !r && *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		n = (size_t)(nl - p);
+		r = -EINVAL;
+		if (!n || n > RETAIN_LINE_MAX || memchr(p, '\0', n))
+			break;
+		r = secmem_random(raw, AEAD_NONCE_LEN);
+		if (!r)
+			r = aead_seal(vol->meta_key, raw, &ad, 1, p, n,
+				      raw + AEAD_NONCE_LEN,
+				      raw + AEAD_NONCE_LEN + n);
+		cap = len + B64_ENCLEN(n + AEAD_NONCE_LEN + AEAD_TAG_LEN) + 2;
+		grown = r ? NULL : realloc(out, cap);
+		if (!r && !grown)
+			r = -ENOMEM;
+		if (r)
+			break;
+		out = grown;
+		len += b64_encode(raw, n + AEAD_NONCE_LEN + AEAD_TAG_LEN,
+				  out + len);
+		out[len++] = '\n';
+		out[len] = '\0';
+		if (!*nl)
+			break;
+	}
+	if (!out)
+		return -ENOMEM;
+	if (r) {
+		free(out);
+		return r;
+	}
+	*outp = len ? out : NULL;
+	if (!len)
+		free(out);
+	*lenp = len;
+	return 0;
+}
+
+int vol_retention_set(struct vol *vol, const char *text)
+{
+	char *sealed = NULL, *old;
+	size_t len = 0, oldlen;
+	int r;
+
+	r = retain_seal_all(vol, text, &sealed, &len);
+	if (r)
+		return r;
+	vol_conf_refresh(vol);
+	pthread_mutex_lock(&vol->conf_lock);
+	old = vol->retention;
+	oldlen = vol->retention_len;
+	vol->retention = sealed;
+	vol->retention_len = len;
+	r = conf_write(vol);
+	if (r) {
+		vol->retention = old;
+		vol->retention_len = oldlen;
+		old = sealed;
+	}
+	pthread_mutex_unlock(&vol->conf_lock);
+	free(old);
+	return r;
+}

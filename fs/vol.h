@@ -205,6 +205,19 @@ int vol_slot_recipe(const char *cipherdir, uint32_t id, char *buf,
  */
 int vol_conf_refresh(struct vol *vol);
 
+/*
+ * Retention rules (`phivault retention`): free text, one rule per line,
+ * kept in the config sealed under the volume's meta key (a rule names a
+ * plaintext path, and the config is public) and under its MAC.
+ * vol_retention_get() writes every line, each ending in '\n', into buf
+ * (NUL-terminated; "" for none): 0, -ENOSPC, -PHV_EAUTH (a rule was
+ * altered).  vol_retention_set() replaces all rules with text (lines up
+ * to 4080 bytes, no empty lines) and rewrites the config atomically:
+ * 0, -EINVAL, -errno.  Which rules make sense is the caller's business.
+ */
+int vol_retention_get(struct vol *vol, char *buf, size_t size);
+int vol_retention_set(struct vol *vol, const char *text);
+
 /* ---- files and keys (key management) ------------------------------- */
 
 /* KEK version in the header of the regular file at path; 0 for an empty

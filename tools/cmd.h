@@ -45,6 +45,7 @@ int cmd_key(int argc, char **argv);
 
 /* tools/cmd_shred.c: destroy files for good; retention rules */
 int cmd_shred(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
 
 /* tools/cmd_backup.c: encrypted backups to S3 under Object Lock */
 int cmd_repo(int argc, char **argv);

@@ -23,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/conf.h"
 #include "common/err.h"
 #include "fs/vol.h"
 #include "cmd.h"
@@ -280,6 +282,215 @@ out:
 	for (i = 0; paths && i < n; i++)
 		free(paths[i]);
 	free(paths);
+	vol_close(vol);
+	return st;
+}
+
+/* ---- retention ---------------------------------------------------------- */
+
+#define RULES_MAX	(64 * 1024)
+
+struct retain {
+	time_t cutoff;
+	struct shred sh;
+};
+
+static int retain_leaf(struct vol *vol, const char *path,
+		       const struct stat *st, void *ctx)
+{
+	struct retain *rt = ctx;
+	int r;
+
+	if (!S_ISREG(st->st_mode) || st->st_mtime >= rt->cutoff)
+		return 0;
+	if (rt->sh.dry_run) {
+		printf("would shred /%s\n", path);
+		rt->sh.files++;
+		return 0;
+	}
+	r = vol_file_shred(vol, path, NULL, NULL);
+	if (r && r != -ENOENT) {
+		shred_fail(&rt->sh, path, r);
+		return 0;
+	}
+	printf("shredded /%s\n", path);
+	rt->sh.files++;
+	return 0;
+}
+
+/* Parse "AGE PATH" into seconds and a volume path (pointer into line). */
+static int rule_parse(char *line, int64_t *agep, char **pathp)
+{
+	char *sp = strchr(line, ' ');
+
+	if (!sp)
+		return -EINVAL;
+	*sp = '\0';
+	if (conf_parse_duration(line, agep) || *agep <= 0) {
+		*sp = ' ';
+		return -EINVAL;
+	}
+	*sp = ' ';
+	*pathp = sp + 1;
+	while (**pathp == '/')
+		(*pathp)++;
+	return 0;
+}
+
+static int retention_apply(struct vol *vol, char *rules, int dry_run)
+{
+	struct retain rt = { .sh = { .dry_run = dry_run } };
+	char *line, *save = NULL, *path;
+	struct stat st;
+	int64_t age;
+	int r;
+
+	for (line = strtok_r(rules, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (rule_parse(line, &age, &path)) {
+			fprintf(stderr, "phivault retention: bad rule '%s' "
+				"skipped\n", line);
+			rt.sh.failed++;
+			continue;
+		}
+		rt.cutoff = time(NULL) - (time_t)age;
+		r = vol_stat(vol, path, &st);
+		if (r == -ENOENT)
+			continue;
+		if (!r && S_ISDIR(st.st_mode))
+			r = keytree_walk(vol, path, retain_leaf, NULL, &rt);
+		else if (!r)
+			r = retain_leaf(vol, path, &st, &rt);
+		if (r) {
+			fprintf(stderr, "phivault retention: '/%s': %s\n",
+				path, phv_strerror(r));
+			rt.sh.failed++;
+		}
+	}
+	printf("retention: %lu file(s) %s, %lu failed\n", rt.sh.files,
+	       dry_run ? "would be shredded" : "shredded", rt.sh.failed);
+	return rt.sh.failed ? EXIT_PARTIAL : EXIT_OK;
+}
+
+/* Rules without the one for path (volume path); its count removed. */
+static int rules_drop(char *rules, const char *path)
+{
+	char *line = rules, *nl, *p;
+	int64_t age;
+	int n = 0;
+
+	while (*line) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		if (!rule_parse(line, &age, &p) && !strcmp(p, path)) {
+			memmove(line, nl + 1, strlen(nl + 1) + 1);
+			n++;
+			continue;
+		}
+		*nl = '\n';
+		line = nl + 1;
+	}
+	return n;
+}
+
+static int retention_edit(struct vol *vol, char *rules, const char *verb,
+			  char **args, int nargs)
+{
+	char path[PATH_MAX], *p;
+	int64_t age;
+	size_t len;
+	int r;
+
+	if (nargs != (strcmp(verb, "set") ? 1 : 2) ||
+	    map_path(args[0], NULL, path, sizeof(path))) {
+		fprintf(stderr, "usage: phivault retention set DIR PATH AGE | "
+			"remove DIR PATH  (PATH inside the volume, not the "
+			"root)\n");
+		return EXIT_USAGE;
+	}
+	r = rules_drop(rules, path);
+	if (!strcmp(verb, "remove") && !r) {
+		fprintf(stderr, "phivault retention: no rule for '/%s'\n",
+			path);
+		return EXIT_FAIL;
+	}
+	if (!strcmp(verb, "set")) {
+		if (conf_parse_duration(args[1], &age) || age <= 0 ||
+		    strchr(args[1], ' ')) {
+			fprintf(stderr, "phivault retention: AGE like 30d, 26w "
+				"or 7y, not '%s'\n", args[1]);
+			return EXIT_USAGE;
+		}
+		len = strlen(rules);
+		p = rules + len;
+		if (len + strlen(args[1]) + strlen(path) + 3 > RULES_MAX)
+			return EXIT_FAIL;
+		sprintf(p, "%s %s\n", args[1], path);
+	}
+	r = vol_retention_set(vol, rules);
+	if (r) {
+		fprintf(stderr, "phivault retention: saving the rules: %s\n",
+			phv_strerror(r));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int cmd_retention(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
+	struct vol *vol = NULL;
+	char *rules = NULL, *line, *save = NULL;
+	const char *verb;
+	int c, r, dry = 0, st = EXIT_FAIL;
+
+	if (argc < 2)
+		return cmd_usage("retention", EXIT_USAGE);
+	verb = argv[1];
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+			continue;
+		if (c != 'n')
+			return cmd_usage("retention", EXIT_USAGE);
+		dry = 1;
+	}
+	if (optind >= argc || (strcmp(verb, "list") && strcmp(verb, "apply") &&
+			       strcmp(verb, "set") && strcmp(verb, "remove")))
+		return cmd_usage("retention", EXIT_USAGE);
+	rules = calloc(1, RULES_MAX);
+	r = rules ? keysrc_unlock(argv[optind], &so, &ko, &vol) : -ENOMEM;
+	if (r) {
+		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		goto out;
+	}
+	r = vol_retention_get(vol, rules, RULES_MAX - PATH_MAX - 64);
+	if (r) {
+		fprintf(stderr, "phivault retention: reading the rules: %s\n",
+			phv_strerror(r));
+		goto out;
+	}
+	if (!strcmp(verb, "list")) {
+		for (line = strtok_r(rules, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			printf("%s\n", line);
+		st = EXIT_OK;
+	} else if (!strcmp(verb, "apply")) {
+		st = retention_apply(vol, rules, dry);
+	} else {
+		st = retention_edit(vol, rules, verb, argv + optind + 1,
+				    argc - optind - 1);
+	}
+out:
+	free(rules);
 	vol_close(vol);
 	return st;
 }

@@ -74,6 +74,17 @@ static const struct cmd cmds[] = {
 	  "--mountpoint, paths under that mount of CIPHERDIR.  Asks for 'yes'\n"
 	  "on a terminal unless --yes.  Older copies of the backing directory\n"
 	  "and backup snapshots keep the file: see docs/KEYS.md." },
+	{ "retention", cmd_retention,
+	  "retention list|set|remove|apply [--dry-run] [unlock options] "
+	  "CIPHERDIR [PATH [AGE]]",
+	  "Rules that shred old files (docs/KEYS.md, \"Retention rules\"):\n"
+	  "  retention set DIR PATH AGE   files under PATH older than AGE\n"
+	  "                               (by mtime; 30d, 26w, 7y) are shredded\n"
+	  "  retention remove DIR PATH    drop the rule for PATH\n"
+	  "  retention list DIR           show the rules\n"
+	  "  retention apply [--dry-run] DIR   shred what the rules say, and\n"
+	  "                               list it (for cron; no questions)\n"
+	  "The rules are kept in the volume config, sealed." },
 	{ "repo", cmd_repo,
 	  "repo init [--lock-mode governance|compliance] [--retention 90d]",
 	  "Create a backup repository: --repo s3://bucket/prefix (bucket made\n"

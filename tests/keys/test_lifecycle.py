@@ -513,3 +513,40 @@ def test_shred_directories_and_refusals(vol):
     vol.mount()
     assert sorted(os.listdir(vol.mnt)) == ["d002", "hard"]
     vol.umount()
+
+
+# ---- retention ----------------------------------------------------------------
+
+def test_retention_rules(vol):
+    vol.init(*vol.unlock)
+    vol.mount()
+    make_files(vol, 6, per_dir=3)		# d000/f0..f2, d001/f0..f2
+    old = time.time() - 40 * 86400
+    for name in ("d000/f0", "d000/f1", "d001/f0"):
+        os.utime(os.path.join(vol.mnt, name), (old, old))
+    vol.umount()
+
+    def ret(*args, check=0):
+        return run("retention", args[0], *vol.unlock, *args[1:], check=check)
+
+    ret("set", vol.dir, "/d000", "30d")
+    ret("set", vol.dir, "d001/f0", "90d")
+    ret("set", vol.dir, "d000", "2w")		# replaces the 30d rule
+    assert ret("set", vol.dir, "/", "1d", check=2).returncode == 2
+    assert ret("list", vol.dir).stdout == "90d d001/f0\n2w d000\n"
+    # rules name plaintext paths: they are sealed in the config
+    assert b"d000" not in vol.conf_bytes()
+    out = ret("apply", "--dry-run", vol.dir).stdout
+    assert "would shred /d000/f0" in out and "would shred /d000/f1" in out
+    assert "2 file(s) would be shredded" in out
+    before = vol.backing_files()
+    out = ret("apply", vol.dir).stdout
+    assert "2 file(s) shredded, 0 failed" in out
+    assert len(vol.backing_files()) == len(before) - 2
+    vol.mount()
+    assert sorted(os.listdir(os.path.join(vol.mnt, "d000"))) == ["f2"]
+    assert len(os.listdir(os.path.join(vol.mnt, "d001"))) == 3
+    vol.umount()
+    ret("remove", vol.dir, "d000")
+    assert ret("list", vol.dir).stdout == "90d d001/f0\n"
+    assert "no rule" in ret("remove", vol.dir, "d000", check=1).stderr
