@@ -588,7 +588,8 @@ int vol_open(const char *cipherdir, enum keyslot_type type,
 		return -ENOMEM;
 	r = vol_open_root(vol);
 	if (!r) {
-		conf_stamp(vol);	/* before the read: a later change reloads */
+		/* stamp before the read: a change after it reloads */
+		conf_stamp(vol);
 		r = conf_read(vol->rootfd, &buf, &blen);
 	}
 	if (!r) {

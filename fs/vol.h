@@ -144,8 +144,9 @@ int vol_info_read(const char *cipherdir, struct vol_info *info);
 
 /*
  * Add a new random KEK with the next version number and make it current;
- * the config is rewritten atomically.  New files use it at once (also in
- * a live mount only after remount).  *versionp receives the version.
+ * the config is rewritten atomically.  New files use it at once, also in
+ * a live mount of another process (vol_conf_refresh()).  *versionp
+ * receives the version.
  */
 int vol_kek_rotate(struct vol *vol, uint32_t *versionp);
 

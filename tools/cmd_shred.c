@@ -89,7 +89,8 @@ static int shred_leaf(struct vol *vol, const char *path,
 	}
 	sh->cur = path;
 	if (S_ISREG(st->st_mode))
-		r = vol_file_shred(vol, path, sh->mnt ? mount_remove : NULL, sh);
+		r = vol_file_shred(vol, path,
+				   sh->mnt ? mount_remove : NULL, sh);
 	else
 		r = name_remove(vol, path, sh);	/* no file data */
 	if (r && r != -ENOENT) {
