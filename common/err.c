@@ -22,6 +22,7 @@ static const char *const phv_err_text[PHV_EMAX - PHV_EBASE] = {
 	[PHV_ENOTFOUND - PHV_EBASE] = "not found",
 	[PHV_ETOKEN - PHV_EBASE] = "PKCS#11 token failure",
 	[PHV_EKEYCMD - PHV_EBASE] = "external key command failed",
+	[PHV_EPOLICY - PHV_EBASE] = "access policy missing or not the installed one",
 };
 
 const char *phv_strerror(int code)

@@ -28,6 +28,7 @@ enum phv_err {
 	PHV_ENOTFOUND,	/* object, snapshot or slot does not exist */
 	PHV_ETOKEN,	/* a PKCS#11 module or token failed */
 	PHV_EKEYCMD,	/* an external key command failed */
+	PHV_EPOLICY,	/* the access policy is not the one the volume requires */
 	PHV_EMAX
 };
 

@@ -213,6 +213,8 @@ static int conf_write_retention(const struct vol *vol, char *buf,
 				size_t *pos);
 static int conf_parse_recipe(struct vol *vol, const char *rest);
 static int conf_parse_retain(struct vol *vol, const char *rest);
+static int conf_write_policy(const struct vol *vol, char *buf, size_t *pos);
+static int conf_parse_policy(struct vol *vol, const char *rest);
 static void conf_stamp(struct vol *vol);
 static int slot_recipe_check(enum keyslot_type type, const char *recipe);
 
@@ -257,6 +259,8 @@ static int conf_write(struct vol *vol)
 		r = conf_add(buf, &pos, "current-kek %u\n", vol->current_kek);
 	if (!r)
 		r = conf_write_retention(vol, buf, &pos);
+	if (!r)
+		r = conf_write_policy(vol, buf, &pos);
 	if (!r)
 		r = conf_mac_compute(vol->conf_mac, buf, pos, mac);
 	if (!r) {
@@ -381,6 +385,9 @@ static int conf_parse(struct vol *vol, char *buf, size_t *maclenp,
 				return -PHV_ECONFIG;
 		} else if (!strcmp(line, "retain")) {
 			if (conf_parse_retain(vol, sp))
+				return -PHV_ECONFIG;
+		} else if (!strcmp(line, "policy-required")) {
+			if (conf_parse_policy(vol, sp))
 				return -PHV_ECONFIG;
 		} else if (!strcmp(line, "current-kek")) {
 			if (sscanf(sp, "%" SCNu32, &vol->current_kek) != 1)
@@ -1054,6 +1061,8 @@ int vol_conf_refresh(struct vol *vol)
 	vol->retention = nv->retention;
 	vol->retention_len = nv->retention_len;
 	nv->retention = NULL;
+	vol->policy_state = nv->policy_state;
+	memcpy(vol->policy_pin, nv->policy_pin, VOL_PIN_LEN);
 out:
 	pthread_mutex_unlock(&vol->conf_lock);
 	if (r)
@@ -1204,5 +1213,81 @@ int vol_retention_set(struct vol *vol, const char *text)
 	}
 	pthread_mutex_unlock(&vol->conf_lock);
 	free(old);
+	return r;
+}
+
+/* ==== the access policy's pin =========================================
+ *
+ * One config line, "policy-required B64" or "policy-required none",
+ * written by `phivault policy set|remove` and read by the mount
+ * (tools/mount_guard.c) each time it loads the policy.  It sits under the
+ * config MAC with everything else; the policy file itself is sealed with
+ * a key derived from the master key (policy/sealed.h), which proves it
+ * genuine but not current.  The pin makes it current.
+ */
+
+static int conf_write_policy(const struct vol *vol, char *buf, size_t *pos)
+{
+	char b64[B64_ENCLEN(VOL_PIN_LEN) + 1];
+
+	if (vol->policy_state == VOL_POLICY_NONE)
+		return conf_add(buf, pos, "policy-required none\n");
+	if (vol->policy_state != VOL_POLICY_REQUIRED)
+		return 0;
+	b64_encode(vol->policy_pin, VOL_PIN_LEN, b64);
+	return conf_add(buf, pos, "policy-required %s\n", b64);
+}
+
+static int conf_parse_policy(struct vol *vol, const char *rest)
+{
+	uint8_t pin[VOL_PIN_LEN + 3];
+
+	if (vol->policy_state != VOL_POLICY_UNKNOWN)
+		return -PHV_EFORMAT;	/* one line only */
+	if (!strcmp(rest, "none")) {
+		vol->policy_state = VOL_POLICY_NONE;
+		return 0;
+	}
+	if (strlen(rest) != B64_ENCLEN(VOL_PIN_LEN) ||
+	    b64_decode(rest, strlen(rest), pin) != VOL_PIN_LEN)
+		return -PHV_EFORMAT;
+	memcpy(vol->policy_pin, pin, VOL_PIN_LEN);
+	vol->policy_state = VOL_POLICY_REQUIRED;
+	return 0;
+}
+
+int vol_policy_pin(struct vol *vol, uint8_t pin[static VOL_PIN_LEN])
+{
+	int state;
+
+	vol_conf_refresh(vol);
+	pthread_mutex_lock(&vol->conf_lock);
+	state = (int)vol->policy_state;
+	memcpy(pin, vol->policy_pin, VOL_PIN_LEN);
+	pthread_mutex_unlock(&vol->conf_lock);
+	return state;
+}
+
+int vol_policy_pin_set(struct vol *vol, const uint8_t *pin)
+{
+	enum vol_policy_state old_state;
+	uint8_t old[VOL_PIN_LEN];
+	int r;
+
+	vol_conf_refresh(vol);
+	pthread_mutex_lock(&vol->conf_lock);
+	old_state = vol->policy_state;
+	memcpy(old, vol->policy_pin, VOL_PIN_LEN);
+	vol->policy_state = pin ? VOL_POLICY_REQUIRED : VOL_POLICY_NONE;
+	if (pin)
+		memcpy(vol->policy_pin, pin, VOL_PIN_LEN);
+	else
+		memset(vol->policy_pin, 0, VOL_PIN_LEN);
+	r = conf_write(vol);
+	if (r) {
+		vol->policy_state = old_state;
+		memcpy(vol->policy_pin, old, VOL_PIN_LEN);
+	}
+	pthread_mutex_unlock(&vol->conf_lock);
 	return r;
 }

@@ -219,6 +219,30 @@ int vol_conf_refresh(struct vol *vol);
 int vol_retention_get(struct vol *vol, char *buf, size_t size);
 int vol_retention_set(struct vol *vol, const char *text);
 
+/* ---- the access policy's pin (`phivault policy set|remove`) -------- */
+
+#define VOL_PIN_LEN		32	/* SHA-256 */
+
+enum vol_policy_state {
+	VOL_POLICY_UNKNOWN,	/* config from before pins: not recorded */
+	VOL_POLICY_NONE,	/* removed on purpose: no policy expected */
+	VOL_POLICY_REQUIRED,	/* the policy whose body hashes to the pin */
+};
+
+/*
+ * Whether the volume requires an access policy, and which one: the
+ * config line "policy-required B64" (SHA-256 of the sealed policy's body)
+ * or "policy-required none", covered by the config MAC, so that whoever
+ * can write the backing directory can neither delete the policy file nor
+ * put an older sealed one back unnoticed (policy/guard.h checks it).
+ * vol_policy_pin() takes in a config rewritten by another process first
+ * (vol_conf_refresh()) and returns the state (pin filled for
+ * VOL_POLICY_REQUIRED).  vol_policy_pin_set() records pin, or NULL for
+ * VOL_POLICY_NONE, and rewrites the config atomically: 0 or -errno.
+ */
+int vol_policy_pin(struct vol *vol, uint8_t pin[static VOL_PIN_LEN]);
+int vol_policy_pin_set(struct vol *vol, const uint8_t *pin);
+
 /* ---- files and keys (key management) ------------------------------- */
 
 /* KEK version in the header of the regular file at path; 0 for an empty

@@ -58,6 +58,8 @@ struct vol {
 	dev_t conf_dev;			/* the config file last read/written */
 	ino_t conf_ino;
 	struct timespec conf_mtime;
+	enum vol_policy_state policy_state;	/* conf_lock */
+	uint8_t policy_pin[VOL_PIN_LEN];	/* conf_lock */
 
 	/* secmem, set once by vol_open(), read-only afterwards */
 	uint8_t *vmk;			/* VOL_KEY_LEN */

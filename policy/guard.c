@@ -92,6 +92,8 @@ struct guard {
 	pthread_cond_t tcond;
 	int stopping;			/* guarded by tlock */
 	struct stat pst;		/* policy file seen; guarded by wlock */
+	guard_pin_fn *pin;		/* NULL: no pin check */
+	void *pin_ctx;
 };
 
 struct guard_file {
@@ -576,6 +578,60 @@ static void sha_b64(const char *p, size_t n, char *out)
 	b64_encode(md, 32, out);
 }
 
+int guard_pin_of(const char *body, size_t len,
+		 uint8_t out[static GUARD_PIN_LEN])
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(body, len, out, &n, EVP_sha256(), NULL) ||
+	    n != GUARD_PIN_LEN)
+		return -PHV_ECRYPTO;
+	return 0;
+}
+
+int guard_pin_check(int state, const uint8_t want[static GUARD_PIN_LEN],
+		    int r, const char *body, size_t len)
+{
+	uint8_t got[GUARD_PIN_LEN];
+	int e;
+
+	if (r && r != -ENOENT)
+		return r;
+	switch (state) {
+	case GUARD_PIN_UNKNOWN:
+		return r;
+	case GUARD_PIN_NONE:
+		return r ? r : -PHV_EPOLICY;
+	case GUARD_PIN_REQUIRED:
+		if (r)
+			return -PHV_EPOLICY;
+		e = guard_pin_of(body, len, got);
+		if (e)
+			return e;
+		return memcmp(got, want, GUARD_PIN_LEN) ? -PHV_EPOLICY : 0;
+	default:
+		return state < 0 ? state : -EINVAL;
+	}
+}
+
+/* sealed_read() of the policy, then the volume's pin when there is one */
+static int read_policy(struct guard *g, char **bodyp, size_t *lenp)
+{
+	uint8_t want[GUARD_PIN_LEN];
+	int r, state;
+
+	r = sealed_read(g->policy_path, "policy", g->pkey, bodyp, lenp);
+	if (!g->pin)
+		return r;
+	state = g->pin(g->pin_ctx, want);
+	r = guard_pin_check(state, want, r, *bodyp, *lenp);
+	if (r && r != -ENOENT) {
+		free(*bodyp);
+		*bodyp = NULL;
+	}
+	return r;
+}
+
 static int load_policy(struct guard *g, struct polref **prp)
 {
 	struct polref *pr;
@@ -587,7 +643,7 @@ static int load_policy(struct guard *g, struct polref **prp)
 	pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return -ENOMEM;
-	r = sealed_read(g->policy_path, "policy", g->pkey, &body, &len);
+	r = read_policy(g, &body, &len);
 	if (r == -ENOENT) {
 		log_warn("no policy installed in %s: every access is denied",
 			 g->cipherdir);
@@ -731,7 +787,10 @@ int guard_reload(struct guard *g, uid_t by)
 	int n, r;
 
 	pthread_mutex_lock(&g->wlock);
-	stat(g->policy_path, &g->pst);
+	if (stat(g->policy_path, &g->pst)) {
+		r = -errno;	/* gone: keep what is loaded */
+		goto out;
+	}
 	r = load_policy(g, &pr);
 	if (r)
 		goto out;
@@ -1040,13 +1099,38 @@ out:
 	pthread_mutex_unlock(&g->wlock);
 }
 
+/* The policy file went away under a running mount: say so once, keep
+ * enforcing what is loaded (guard.h). */
+static void policy_missing(struct guard *g)
+{
+	struct jbuf j;
+	int seen;
+
+	pthread_mutex_lock(&g->wlock);
+	seen = g->pst.st_ino != 0;
+	memset(&g->pst, 0, sizeof(g->pst));
+	if (seen) {
+		jbuf_init(&j);
+		jbuf_str(&j, "type", "policy-missing");
+		jbuf_str(&j, "path", g->policy_path);
+		jbuf_str(&j, "action", "loaded policy kept until unmount");
+		emit(g, AUDIT_ALERT, &j);
+		log_warn("%s disappeared; the loaded policy stays in force "
+			 "until unmount", g->policy_path);
+	}
+	pthread_mutex_unlock(&g->wlock);
+}
+
 static int policy_changed(struct guard *g)
 {
 	struct stat st;
 	int changed;
 
-	if (stat(g->policy_path, &st))
+	if (stat(g->policy_path, &st)) {
+		if (errno == ENOENT)
+			policy_missing(g);
 		return 0;
+	}
 	pthread_mutex_lock(&g->wlock);
 	changed = st.st_ino != g->pst.st_ino ||
 		  st.st_mtim.tv_sec != g->pst.st_mtim.tv_sec ||
@@ -1096,6 +1180,31 @@ static int ctl_status(int r, FILE *out)
 	if (r == -PHV_EDENIED)
 		return CTL_DENIED;
 	return r == -EINVAL ? CTL_USAGE : CTL_FAIL;
+}
+
+/* Records the CLI may ask the mount to write for it (tools/cliaudit.h):
+ * actions on the volume's keys and files that need no mount. */
+static const char *const cli_events[] = {
+	"key-rotate", "key-rewrap", "key-retire", "key-add", "key-remove",
+	"shred", "retention-set", "retention-apply", "policy-remove",
+};
+
+/* Root or the mount's own user only: anyone else could flood the log. */
+static int cli_event(struct guard *g, const struct policy_caller *c,
+		     const char *type, const char *detail)
+{
+	size_t i;
+
+	if (c->uid != 0 && c->uid != getuid())
+		return -PHV_EDENIED;
+	for (i = 0; i < sizeof(cli_events) / sizeof(cli_events[0]); i++)
+		if (!strcmp(type, cli_events[i]))
+			break;
+	if (i == sizeof(cli_events) / sizeof(cli_events[0]) ||
+	    !text_ok(detail, GRANT_PATH))
+		return -EINVAL;
+	guard_event(g, c, type, detail);
+	return audit_failed(g->log);
 }
 
 static int ctl_handle(void *ctx, const struct ctl_peer *peer, int argc,
@@ -1149,6 +1258,8 @@ static int ctl_handle(void *ctx, const struct ctl_peer *peer, int argc,
 			      out);
 		return CTL_OK;
 	}
+	if (argc == 3 && !strcmp(argv[0], "event"))
+		return ctl_status(cli_event(g, &c, argv[1], argv[2]), out);
 	if (argc == 1 && !strcmp(argv[0], "ping")) {
 		fprintf(out, "phivault %s\n", g->volume);
 		return CTL_OK;
@@ -1176,6 +1287,8 @@ static int guard_init(struct guard *g, const struct guard_config *cfg)
 	int n = 0, r;
 
 	g->clock = cfg->clock;
+	g->pin = cfg->pin;
+	g->pin_ctx = cfg->pin_ctx;
 	g->cipherdir = strdup(cfg->cipherdir);
 	g->volume = strdup(cfg->volume ? cfg->volume : "phivault");
 	g->policy_path = path_join(cfg->cipherdir, GUARD_POLICY_FILE);

@@ -38,6 +38,18 @@
 
 struct guard;
 
+#define GUARD_PIN_LEN		32	/* SHA-256 of a policy body */
+
+/* What the volume says about its policy (guard_pin_fn, guard_pin_check). */
+enum guard_pin {
+	GUARD_PIN_UNKNOWN,	/* nothing recorded: any authentic policy */
+	GUARD_PIN_REQUIRED,	/* exactly the policy whose body hashes so */
+	GUARD_PIN_NONE,		/* removed on purpose: no policy file */
+};
+
+/* Fill want and return an enum guard_pin, or a negative code. */
+typedef int guard_pin_fn(void *ctx, uint8_t want[static GUARD_PIN_LEN]);
+
 struct guard_config {
 	const char *volume;		/* name for records and the socket */
 	const char *cipherdir;		/* backing directory */
@@ -49,16 +61,36 @@ struct guard_config {
 	const char *alert_hook;		/* NULL: alerts are only audited */
 	time_t (*clock)(void);		/* NULL: time(); tests inject one */
 	int no_thread;			/* tests: no tick thread, no socket */
+	guard_pin_fn *pin;		/* NULL: any authentic policy file */
+	void *pin_ctx;
 };
 
 /*
+ * Is what sealed_read() gave for the policy file (r: 0 with body, or
+ * -ENOENT) the policy the volume requires (state and want from a
+ * guard_pin_fn)?  Returns r when it is (0, or -ENOENT when no policy is
+ * expected), -PHV_EPOLICY when the file is missing, another (older)
+ * policy, or present after `policy remove`; other codes pass through.
+ */
+int guard_pin_check(int state, const uint8_t want[static GUARD_PIN_LEN],
+		    int r, const char *body, size_t len);
+
+/* SHA-256 of a policy body, the pin `policy set` records. */
+int guard_pin_of(const char *body, size_t len,
+		 uint8_t out[static GUARD_PIN_LEN]);
+
+/*
  * Load the sealed policy (none installed: deny everything, and say so in
- * the log) and live grants, open the audit log, write the mount record,
+ * the log; with cfg->pin, only the policy the volume requires) and live
+ * grants, open the audit log, write the mount record,
  * start the alert worker, the tick thread (once a second: checkpoints,
  * grant expiry, reload when the policy file changed) and the control
  * socket.  The keys are copied.  Returns 0 with *gp set, -PHV_EAUTH when
- * the policy or grants file was edited (the mount must refuse to start),
- * or another negative code.
+ * the policy or grants file was edited, -PHV_EPOLICY when the policy is
+ * missing or not the required one (the mount must refuse to start), or
+ * another negative code.  Later, a policy file that disappears is audited
+ * once ("policy-missing") and the loaded policy stays in force; a changed
+ * one is reloaded only when it passes the same checks.
  */
 int guard_start(const struct guard_config *cfg, struct guard **gp);
 
@@ -66,8 +98,9 @@ int guard_start(const struct guard_config *cfg, struct guard **gp);
 void guard_stop(struct guard *g);
 
 /*
- * Re-read and verify CIPHERDIR/.phivault.policy and swap it in.  On any
- * error the old policy stays in force.  by is the uid that asked (for the
+ * Re-read and verify CIPHERDIR/.phivault.policy (and its pin) and swap it
+ * in.  On any error, a missing file included, the old policy stays in
+ * force.  by is the uid that asked (for the
  * record).  Returns 0 or a negative code.
  */
 int guard_reload(struct guard *g, uid_t by);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "crypto/secmem.h"
@@ -27,7 +28,9 @@
 #include "policy/jsonl.h"
 #include "policy/policy.h"
 #include "policy/sealed.h"
+#include "cliaudit.h"
 #include "cmd.h"
+#include "keysrc.h"
 #include "mount_guard.h"
 #include "secret.h"
 #include "volopt.h"
@@ -162,26 +165,66 @@ static int policy_explain_cmd(int argc, char **argv)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
-static int unlock_key(const char *dir, struct secret_opts *so,
-		      const char *purpose, uint8_t *key)
+/* Unlock dir with any key source (tools/keysrc.h); prints errors. */
+static int unlock(const char *dir, struct secret_opts *so,
+		  struct keysrc_opts *ko, struct vol **volp)
 {
-	struct secret s = { 0 };
+	return keysrc_unlock(dir, so, ko, volp);
+}
+
+static int unlock_key(const char *dir, struct secret_opts *so,
+		      struct keysrc_opts *ko, const char *purpose,
+		      uint8_t *key)
+{
 	struct vol *vol = NULL;
-	char prompt[PATH_MAX + 32];
 	int r;
 
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", dir);
-	r = secret_get(so, prompt, 0, &s);
-	if (r)
-		return r;
-	r = vol_open(dir, s.type, s.data, s.len, &vol);
-	secret_release(&s);
+	r = unlock(dir, so, ko, &vol);
 	if (!r)
 		r = vol_derive_key(vol, purpose, key, 32);
 	vol_close(vol);
+	return r;
+}
+
+/* Unlock options and -S; 1 on a bad option. */
+static int unlock_opt(struct secret_opts *so, struct keysrc_opts *ko,
+		      const char **sockp, int opt, const char *arg)
+{
+	if (opt == 'S') {
+		*sockp = arg;
+		return 0;
+	}
+	if (secret_opt(so, opt, arg) || keysrc_opt(ko, opt, arg) == 1)
+		return 0;
+	return 1;
+}
+
+/*
+ * Pin the new policy in the config first, then write the file: a mount
+ * that reloads in between sees a file that does not match yet and keeps
+ * its policy until the file lands (guard.h).
+ */
+static int install(struct vol *vol, const char *dir, const char *buf,
+		   size_t len)
+{
+	uint8_t *key = secmem_alloc(32), pin[GUARD_PIN_LEN];
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/" GUARD_POLICY_FILE, dir);
+	r = key ? vol_derive_key(vol, "policy", key, 32) : -ENOMEM;
+	if (!r)
+		r = guard_pin_of(buf, len, pin);
+	if (!r)
+		r = vol_policy_pin_set(vol, pin);
+	if (!r)
+		r = sealed_write(path, "policy", key, buf, len);
 	if (r)
-		fprintf(stderr, "phivault: cannot unlock %s: %s\n", dir,
+		fprintf(stderr, "phivault: cannot install %s: %s\n", path,
 			phv_strerror(r));
+	else
+		printf("installed %s; ", path);
+	secmem_free(key, 32);
 	return r;
 }
 
@@ -189,38 +232,30 @@ static int policy_set(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
 		{ "socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
 	struct policy *pol = NULL;
+	struct vol *vol = NULL;
 	const char *sock = NULL;
-	char *buf = NULL, path[PATH_MAX], *args[1] = { "reload" };
-	uint8_t *key = secmem_alloc(32);
+	char *buf = NULL, *args[1] = { "reload" };
 	size_t len;
 	int opt, r = EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		if (opt == 'S')
-			sock = optarg;
-		else if (!secret_opt(&so, opt, optarg))
-			goto out;
-	}
-	if (argc - optind != 2 || !key) {
-		r = cmd_usage("policy", EXIT_USAGE);
-		goto out;
-	}
+	while ((opt = getopt_long(argc, argv, "S:", opts, NULL)) != -1)
+		if (unlock_opt(&so, &ko, &sock, opt, optarg))
+			return cmd_usage("policy", EXIT_USAGE);
+	if (argc - optind != 2)
+		return cmd_usage("policy", EXIT_USAGE);
 	if (load_draft(argv[optind + 1], &pol, NULL) ||
 	    sealed_slurp(argv[optind + 1], &buf, &len))
 		goto out;
-	if (unlock_key(argv[optind], &so, "policy", key))
+	if (unlock(argv[optind], &so, &ko, &vol) ||
+	    install(vol, argv[optind], buf, len))
 		goto out;
-	snprintf(path, sizeof(path), "%s/" GUARD_POLICY_FILE, argv[optind]);
-	if (sealed_write(path, "policy", key, buf, len)) {
-		fprintf(stderr, "phivault: cannot write %s\n", path);
-		goto out;
-	}
-	printf("installed %s; ", path);
 	/* the mount also notices the file change within a second */
 	if (ctl_call(socket_path(sock), 1, args, stdout) == 0)
 		printf("the running mount reloaded it\n");
@@ -228,9 +263,51 @@ static int policy_set(int argc, char **argv)
 		printf("no mount answered on %s\n", socket_path(sock));
 	r = EXIT_OK;
 out:
-	secmem_free(key, 32);
+	vol_close(vol);
 	policy_free(pol);
 	free(buf);
+	return r;
+}
+
+/*
+ * policy remove: lift the requirement in the config (audited), then
+ * delete the file.  A running mount keeps enforcing until unmount.
+ */
+static int policy_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
+	struct vol *vol = NULL;
+	const char *sock = NULL;
+	char path[PATH_MAX];
+	int opt, r = EXIT_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (unlock_opt(&so, &ko, &sock, opt, optarg))
+			return cmd_usage("policy", EXIT_USAGE);
+	if (argc - optind != 1)
+		return cmd_usage("policy", EXIT_USAGE);
+	if (unlock(argv[optind], &so, &ko, &vol))
+		goto out;
+	snprintf(path, sizeof(path), "%s/" GUARD_POLICY_FILE, argv[optind]);
+	/* audited first, while the log is still the policy's */
+	cliaudit_event(vol, argv[optind], "policy-remove", path);
+	if (vol_policy_pin_set(vol, NULL) ||
+	    (unlink(path) && errno != ENOENT)) {
+		fprintf(stderr, "phivault: cannot remove %s: %s\n", path,
+			strerror(errno));
+		goto out;
+	}
+	printf("removed %s; the volume mounts without a policy from now "
+	       "on (a running mount keeps enforcing until unmount)\n", path);
+	r = EXIT_OK;
+out:
+	vol_close(vol);
 	return r;
 }
 
@@ -244,6 +321,8 @@ int cmd_policy(int argc, char **argv)
 		return policy_explain_cmd(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "set"))
 		return policy_set(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "remove"))
+		return policy_remove(argc - 1, argv + 1);
 	return cmd_usage("policy", EXIT_USAGE);
 }
 
@@ -370,6 +449,7 @@ static int audit_verify_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		SECRET_LONGOPTS,
+		KEYSRC_LONGOPTS,
 		{ "volume", required_argument, NULL, 'V' },
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ "state", required_argument, NULL, 's' },
@@ -377,6 +457,7 @@ static int audit_verify_cmd(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct keysrc_opts ko = { 0 };
 	struct audit_verify_opts vo = { 0 };
 	struct audit_verify_result res;
 	const char *volume = NULL;
@@ -393,7 +474,8 @@ static int audit_verify_cmd(int argc, char **argv)
 			vo.state_path = optarg;
 		else if (opt == 'P')
 			vo.allow_partial = 1;
-		else if (!secret_opt(&so, opt, optarg))
+		else if (!secret_opt(&so, opt, optarg) &&
+			 keysrc_opt(&ko, opt, optarg) != 1)
 			goto out;
 	}
 	if (argc - optind != 1 || !key) {
@@ -401,7 +483,7 @@ static int audit_verify_cmd(int argc, char **argv)
 		goto out;
 	}
 	if (volume) {
-		if (unlock_key(volume, &so, "audit", key))
+		if (unlock_key(volume, &so, &ko, "audit", key))
 			goto out;
 		vo.key = key;
 		snprintf(state, sizeof(state), "%s/" GUARD_STATE_FILE, volume);

@@ -48,6 +48,7 @@ struct mount_guard {
 	char state_path[PATH_MAX + 32];
 	const char *hook;		/* from argv or the environment */
 	uint8_t *pkey, *akey;		/* secmem, GUARD_KEY_LEN each */
+	struct vol *vol;		/* the caller's; for the policy pin */
 	int has_policy;			/* at prepare time */
 	struct vol_fuse *fu;
 	struct guard *g;		/* written by start or the watcher */
@@ -127,6 +128,30 @@ static int resolve(struct mount_guard *mg, const char *cipherdir,
 	return 0;
 }
 
+int mount_guard_paths(const char *cipherdir,
+		      const struct mount_guard_opts *o,
+		      struct mount_guard_where *w)
+{
+	struct mount_guard *mg = calloc(1, sizeof(*mg));
+	int r;
+
+	if (!mg)
+		return -ENOMEM;
+	r = resolve(mg, cipherdir, o);
+	if (!r) {
+		memcpy(w->cipherdir, mg->cipherdir, PATH_MAX);
+		memcpy(w->name, mg->name, sizeof(w->name));
+		memcpy(w->audit_path, mg->audit_path, PATH_MAX);
+		memcpy(w->socket, mg->socket, PATH_MAX);
+		snprintf(w->state_path, sizeof(w->state_path), "%s",
+			 mg->state_path);
+		snprintf(w->policy_path, sizeof(w->policy_path), "%s",
+			 mg->policy_path);
+	}
+	free(mg);
+	return r;
+}
+
 static void diag_print(void *ctx, int line, enum policy_sev sev,
 		       const char *msg)
 {
@@ -137,17 +162,59 @@ static void diag_print(void *ctx, int line, enum policy_sev sev,
 			mg->policy_path, line, msg);
 }
 
-/* 0, -ENOENT (none installed) or why the installed policy is refused. */
+/* guard_pin_fn: what the volume's config says about its policy */
+static int pin_of_vol(void *ctx, uint8_t want[static GUARD_PIN_LEN])
+{
+	struct mount_guard *mg = ctx;
+	int state = vol_policy_pin(mg->vol, want);
+
+	switch (state) {
+	case VOL_POLICY_REQUIRED:
+		return GUARD_PIN_REQUIRED;
+	case VOL_POLICY_NONE:
+		return GUARD_PIN_NONE;
+	default:
+		return GUARD_PIN_UNKNOWN;
+	}
+}
+
+/* A config from before pins and an authentic policy: pin that policy, so
+ * that deleting or replacing it is noticed from now on. */
+static void pin_legacy(struct mount_guard *mg, const char *body, size_t len)
+{
+	uint8_t want[GUARD_PIN_LEN];
+	int r;
+
+	if (vol_policy_pin(mg->vol, want) != VOL_POLICY_UNKNOWN)
+		return;
+	r = guard_pin_of(body, len, want);
+	if (!r)
+		r = vol_policy_pin_set(mg->vol, want);
+	if (r)
+		log_warn("%s: cannot record the installed policy in %s: %s",
+			 mg->cipherdir, VOL_CONF_NAME, phv_strerror(r));
+	else
+		log_notice("%s: the installed policy is now required by the "
+			   "volume (phivault policy remove to undo)",
+			   mg->cipherdir);
+}
+
+/* 0, -ENOENT (none installed, none required) or why the installed
+ * policy is refused. */
 static int check_policy(struct mount_guard *mg)
 {
+	uint8_t want[GUARD_PIN_LEN];
 	struct policy *pol = NULL;
 	char *body = NULL;
 	size_t len = 0;
 	int r;
 
 	r = sealed_read(mg->policy_path, "policy", mg->pkey, &body, &len);
+	r = guard_pin_check(pin_of_vol(mg, want), want, r, body, len);
 	if (!r)
 		r = policy_parse(body, len, diag_print, mg, &pol);
+	if (!r)
+		pin_legacy(mg, body, len);
 	policy_free(pol);
 	free(body);
 	if (r)
@@ -155,6 +222,31 @@ static int check_policy(struct mount_guard *mg)
 	r = sealed_read(mg->grants_path, "grants", mg->pkey, &body, &len);
 	free(body);
 	return r == -ENOENT ? 0 : r;
+}
+
+/* Why a policy that fails its pin is refused, and what to do. */
+static void pin_refusal(const struct mount_guard *mg)
+{
+	uint8_t want[GUARD_PIN_LEN];
+	struct stat st;
+	int state = pin_of_vol((void *)mg, want);
+
+	if (state == GUARD_PIN_NONE) {
+		fprintf(stderr, "phivault mount: refusing to mount %s: %s "
+			"is present, but the policy was removed with "
+			"`phivault policy remove`; install it with `phivault "
+			"policy set` or delete the file\n", mg->cipherdir,
+			mg->policy_path);
+		return;
+	}
+	fprintf(stderr, "phivault mount: refusing to mount %s: the volume "
+		"requires the access policy last installed with `phivault "
+		"policy set`, and %s %s; restore that file, install a "
+		"policy again with `phivault policy set`, or lift the "
+		"requirement with `phivault policy remove %s`\n",
+		mg->cipherdir, mg->policy_path,
+		stat(mg->policy_path, &st) ? "is missing" :
+		"holds another (older) policy", mg->cipherdir);
 }
 
 /* The default log directory is ours to create; others are not. */
@@ -196,7 +288,8 @@ static int audit_probe(struct mount_guard *mg, int refused)
 		jbuf_str(&j, "result", "error");
 		jbuf_str(&j, "error", phv_strerror(refused));
 		jbuf_str(&j, "action", "mount refused");
-		r = audit_emit(l, refused == -PHV_EAUTH ? AUDIT_ALERT :
+		r = audit_emit(l, refused == -PHV_EAUTH ||
+			       refused == -PHV_EPOLICY ? AUDIT_ALERT :
 			       AUDIT_NOTICE, &j);
 	}
 	audit_close(l);
@@ -219,6 +312,7 @@ int mount_guard_prepare(struct vol *vol, const char *cipherdir,
 	mg->akey = secmem_alloc(GUARD_KEY_LEN);
 	if (!mg->pkey || !mg->akey)
 		goto fail;
+	mg->vol = vol;
 	r = resolve(mg, cipherdir, o);
 	if (r) {
 		if (r != -EINVAL)
@@ -246,6 +340,11 @@ int mount_guard_prepare(struct vol *vol, const char *cipherdir,
 			 "mode bits only", mg->cipherdir);
 		*mgp = mg;
 		return 0;
+	}
+	if (r == -PHV_EPOLICY) {
+		pin_refusal(mg);
+		audit_probe(mg, r);
+		goto fail;
 	}
 	if (r) {
 		fprintf(stderr, "phivault mount: refusing to mount %s: its "
@@ -277,6 +376,8 @@ static int attach(struct mount_guard *mg)
 		.audit = { .path = mg->audit_path, .volume = mg->name },
 		.socket_path = mg->socket,
 		.alert_hook = mg->hook,
+		.pin = pin_of_vol,
+		.pin_ctx = mg,
 	};
 	struct guard *g = NULL;
 	int r;

@@ -18,6 +18,8 @@
 #ifndef TOOLS_MOUNT_GUARD_H
 #define TOOLS_MOUNT_GUARD_H
 
+#include <limits.h>
+
 struct vol;
 struct vol_fuse;
 struct mount_guard;
@@ -32,6 +34,22 @@ struct mount_guard_opts {
 	const char *alert_hook;		/* NULL: env or none */
 	int require;			/* --policy: no policy is an error */
 };
+
+/* Where a mount of a volume keeps things (the same rules as below). */
+struct mount_guard_where {
+	char cipherdir[PATH_MAX];	/* absolute */
+	char name[64];
+	char audit_path[PATH_MAX];
+	char socket[PATH_MAX];
+	char state_path[PATH_MAX + 32];
+	char policy_path[PATH_MAX + 32];
+};
+
+/* Resolve o's settings for cipherdir as a mount would, for the CLI.
+ * Returns 0 or a negative code (a bad volume name is printed). */
+int mount_guard_paths(const char *cipherdir,
+		      const struct mount_guard_opts *o,
+		      struct mount_guard_where *w);
 
 /*
  * Resolve the settings (option, then PHIVAULT_VOLUME_NAME,
