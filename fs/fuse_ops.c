@@ -173,7 +173,7 @@ static struct guard *guard_of(fuse_req_t req)
 static void who_of(fuse_req_t req, struct who *w)
 {
 	const struct fuse_ctx *x = fuse_req_ctx(req);
-	int n = fuse_req_getgroups(req, WHO_GROUPS, w->groups);
+	int n = guard_groups(guard_of(req), req, w->groups, WHO_GROUPS);
 
 	w->c.uid = x->uid;
 	w->c.gid = x->gid;

@@ -58,6 +58,26 @@ struct grant {
 	char reason[GRANT_TEXT];
 };
 
+#define GCACHE_SLOTS	256	/* callers' groups, by pid */
+#define GCACHE_MAX	64
+#define GCACHE_SECS	1
+#define NCACHE_SLOTS	64	/* user names, by uid */
+#define NCACHE_SECS	60
+
+struct group_slot {
+	pid_t pid;
+	uint32_t uid, gid;
+	struct timespec at;		/* CLOCK_MONOTONIC_COARSE */
+	int n;
+	gid_t groups[GCACHE_MAX];
+};
+
+struct name_slot {
+	uint32_t uid;
+	time_t at;			/* 0: empty */
+	char name[POLICY_NAME_MAX];
+};
+
 struct polref {
 	struct policy *pol;
 	int refs;			/* guarded by guard.wlock */
@@ -94,6 +114,9 @@ struct guard {
 	struct stat pst;		/* policy file seen; guarded by wlock */
 	guard_pin_fn *pin;		/* NULL: no pin check */
 	void *pin_ctx;
+	pthread_mutex_t clock_;		/* the two caches below */
+	struct group_slot gcache[GCACHE_SLOTS];	/* clock_ */
+	struct name_slot ncache[NCACHE_SLOTS];	/* clock_ */
 };
 
 struct guard_file {
@@ -195,16 +218,95 @@ static int publish_locked(struct guard *g, struct polref *pr,
 
 /* --- records -------------------------------------------------------- */
 
-static void user_name(uint32_t uid, char *buf, size_t size)
+static void user_name_nss(uint32_t uid, char *buf, size_t size)
 {
 	char pwbuf[4096];
 	struct passwd pw, *pwp = NULL;
 
-	/* XXX: an NSS lookup per record; cache if profiles show it */
 	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
 		snprintf(buf, size, "%s", pwp->pw_name);
 	else
 		snprintf(buf, size, "%u", uid);
+}
+
+/* The name of uid for a record: one NSS lookup a minute per uid. */
+static void user_name_of(struct guard *g, uint32_t uid, char *buf,
+			 size_t size)
+{
+	struct name_slot *ns = &g->ncache[uid % NCACHE_SLOTS];
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&g->clock_);
+	if (ns->at && ns->uid == uid && now - ns->at < NCACHE_SECS) {
+		snprintf(buf, size, "%s", ns->name);
+		pthread_mutex_unlock(&g->clock_);
+		return;
+	}
+	pthread_mutex_unlock(&g->clock_);
+	user_name_nss(uid, buf, size);
+	pthread_mutex_lock(&g->clock_);
+	ns->uid = uid;
+	ns->at = now;
+	snprintf(ns->name, sizeof(ns->name), "%s", buf);
+	pthread_mutex_unlock(&g->clock_);
+}
+
+/* does the live policy look at supplementary groups at all? */
+static int needs_groups(struct guard *g)
+{
+	const struct policy *pol;
+	struct snap *s;
+	int slot, r;
+
+	s = snap_get(g, &slot);
+	pol = s->pr->pol;
+	r = pol->ngroups > 0 || pol->nbg_groups > 0;
+	snap_put(g, slot);
+	return r;
+}
+
+static long ms_since(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000L +
+	       (b->tv_nsec - a->tv_nsec) / 1000000L;
+}
+
+int guard_groups(struct guard *g, fuse_req_t req, gid_t *list, int max)
+{
+	const struct fuse_ctx *x = fuse_req_ctx(req);
+	struct group_slot *gs;
+	struct timespec now;
+	int n;
+
+	if (!g || !needs_groups(g))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	gs = &g->gcache[(unsigned int)x->pid % GCACHE_SLOTS];
+	pthread_mutex_lock(&g->clock_);
+	if (gs->pid == x->pid && gs->uid == x->uid && gs->gid == x->gid &&
+	    ms_since(&gs->at, &now) < GCACHE_SECS * 1000L) {
+		n = gs->n < max ? gs->n : max;
+		memcpy(list, gs->groups, n * sizeof(*list));
+		pthread_mutex_unlock(&g->clock_);
+		return n;
+	}
+	pthread_mutex_unlock(&g->clock_);
+	n = fuse_req_getgroups(req, max, list);
+	if (n < 0)
+		return n;
+	if (n > max)
+		n = max;
+	if (n <= GCACHE_MAX) {
+		pthread_mutex_lock(&g->clock_);
+		gs->pid = x->pid;
+		gs->uid = x->uid;
+		gs->gid = x->gid;
+		gs->at = now;
+		gs->n = n;
+		memcpy(gs->groups, list, n * sizeof(*list));
+		pthread_mutex_unlock(&g->clock_);
+	}
+	return n;
 }
 
 static void proc_comm(pid_t pid, char *buf, size_t size)
@@ -229,11 +331,11 @@ static void proc_comm(pid_t pid, char *buf, size_t size)
 		buf[n - 1] = '\0';
 }
 
-static void who(struct jbuf *j, uint32_t uid, uint32_t gid, pid_t pid)
+static void who(struct guard *g, struct jbuf *j, uint32_t uid, uint32_t gid, pid_t pid)
 {
 	char name[POLICY_NAME_MAX * 2], comm[32];
 
-	user_name(uid, name, sizeof(name));
+	user_name_of(g, uid, name, sizeof(name));
 	proc_comm(pid, comm, sizeof(comm));
 	jbuf_int(j, "uid", uid);
 	jbuf_str(j, "user", name);
@@ -242,9 +344,9 @@ static void who(struct jbuf *j, uint32_t uid, uint32_t gid, pid_t pid)
 	jbuf_str(j, "comm", comm);
 }
 
-static void who_caller(struct jbuf *j, const struct policy_caller *c)
+static void who_caller(struct guard *g, struct jbuf *j, const struct policy_caller *c)
 {
-	who(j, c->uid, c->gid, c->pid);
+	who(g, j, c->uid, c->gid, c->pid);
 }
 
 static void why(struct jbuf *j, const struct policy *pol,
@@ -291,7 +393,7 @@ static void deny_record(struct guard *g, const struct snap *s,
 
 	jbuf_init(&j);
 	jbuf_str(&j, "type", "deny");
-	who_caller(&j, c);
+	who_caller(g, &j, c);
 	jbuf_str(&j, "op", op_names[op]);
 	jbuf_str(&j, "path", path);
 	jbuf_str(&j, "need", policy_ops_str(d->need, ops, sizeof(ops)));
@@ -299,7 +401,7 @@ static void deny_record(struct guard *g, const struct snap *s,
 	jbuf_str(&j, "why", policy_explain(s->pr->pol, d, text,
 					   sizeof(text)));
 	emit(g, AUDIT_INFO, &j);
-	user_name(c->uid, name, sizeof(name));
+	user_name_of(g, c->uid, name, sizeof(name));
 	alerts_note(g->alerts, c->uid, name, ALERT_DENIAL, 1, now);
 	if (d->why == POLICY_WHY_WINDOW &&
 	    s->pr->pol->alerts.outside_window) {
@@ -418,7 +520,7 @@ void guard_done(struct guard *g, const struct policy_caller *caller,
 		return;
 	jbuf_init(&j);
 	jbuf_str(&j, "type", op_names[op]);
-	who_caller(&j, caller);
+	who_caller(g, &j, caller);
 	jbuf_str(&j, "path", path);
 	if (path2)
 		jbuf_str(&j, op == GUARD_LINK || op == GUARD_RENAME ?
@@ -474,11 +576,12 @@ out:
 	return r;
 }
 
-static void file_fields(struct jbuf *j, const struct guard_file *gf)
+static void file_fields(struct guard *g, struct jbuf *j,
+			const struct guard_file *gf)
 {
 	static const char *const modes[] = { "r", "w", "rw", "?" };
 
-	who(j, gf->uid, gf->gid, gf->pid);
+	who(g, j, gf->uid, gf->gid, gf->pid);
 	jbuf_str(j, "path", gf->path);
 	jbuf_str(j, "mode", modes[gf->flags & O_ACCMODE]);
 	if (gf->rule_line)
@@ -497,7 +600,7 @@ void guard_file_opened(struct guard *g, struct guard_file *gf, int result)
 
 	jbuf_init(&j);
 	jbuf_str(&j, "type", (gf->flags & O_CREAT) ? "create" : "open");
-	file_fields(&j, gf);
+	file_fields(g, &j, gf);
 	jbuf_int(&j, "flags", gf->flags);
 	if (gf->flags & O_TRUNC)
 		jbuf_bool(&j, "truncate", 1);
@@ -507,7 +610,7 @@ void guard_file_opened(struct guard *g, struct guard_file *gf, int result)
 		free(gf);
 		return;
 	}
-	user_name(gf->uid, name, sizeof(name));
+	user_name_of(g, gf->uid, name, sizeof(name));
 	alerts_note(g->alerts, gf->uid, name, ALERT_OPEN, 1, now_of(g));
 }
 
@@ -531,11 +634,11 @@ void guard_file_release(struct guard *g, struct guard_file *gf,
 	written += atomic_load(&gf->wr);
 	jbuf_init(&j);
 	jbuf_str(&j, "type", "close");
-	file_fields(&j, gf);
+	file_fields(g, &j, gf);
 	jbuf_int(&j, "bytes_read", (long long)read);
 	jbuf_int(&j, "bytes_written", (long long)written);
 	emit(g, AUDIT_INFO, &j);
-	user_name(gf->uid, name, sizeof(name));
+	user_name_of(g, gf->uid, name, sizeof(name));
 	alerts_note(g->alerts, gf->uid, name, ALERT_BYTES, read, now_of(g));
 	free(gf);
 }
@@ -548,7 +651,7 @@ void guard_event(struct guard *g, const struct policy_caller *caller,
 	jbuf_init(&j);
 	jbuf_str(&j, "type", type);
 	if (caller)
-		who_caller(&j, caller);
+		who_caller(g, &j, caller);
 	if (detail)
 		jbuf_str(&j, "detail", detail);
 	emit(g, AUDIT_NOTICE, &j);
@@ -773,7 +876,7 @@ static void policy_record(struct guard *g, const char *type, uid_t by,
 
 	jbuf_init(&j);
 	jbuf_str(&j, "type", type);
-	who(&j, by, (uint32_t)-1, 0);
+	who(g, &j, by, (uint32_t)-1, 0);
 	if (pr)
 		jbuf_str(&j, "policy_sha256", pr->sha);
 	result_field(&j, result);
@@ -825,7 +928,7 @@ static void grant_record(struct guard *g, const char *type,
 
 	jbuf_init(&j);
 	jbuf_str(&j, "type", type);
-	who_caller(&j, by);
+	who_caller(g, &j, by);
 	jbuf_str(&j, "grant", gr->id);
 	jbuf_int(&j, "grantee_uid", gr->uid);
 	jbuf_str(&j, "grantee", gr->user);
@@ -908,7 +1011,7 @@ int guard_grant(struct guard *g, const struct policy_caller *by,
 	if (r)
 		goto out;
 	ng.uid = who_c.uid;
-	user_name(ng.uid, ng.user, sizeof(ng.user));
+	user_name_of(g, ng.uid, ng.user, sizeof(ng.user));
 	snprintf(ng.role, sizeof(ng.role), "%s", role);
 	ng.created = now_of(g);
 	ng.expires = ng.created + secs;
@@ -937,7 +1040,7 @@ int guard_break_glass(struct guard *g, const struct policy_caller *by,
 	pthread_mutex_lock(&g->wlock);
 	pol = atomic_load(&g->snap)->pr->pol;
 	ng.uid = by->uid;
-	user_name(ng.uid, ng.user, sizeof(ng.user));
+	user_name_of(g, ng.uid, ng.user, sizeof(ng.user));
 	strcpy(ng.path, "/");
 	snprintf(ng.ticket, sizeof(ng.ticket), "break-glass");
 	snprintf(ng.reason, sizeof(ng.reason), "%s", reason);
@@ -1351,6 +1454,7 @@ int guard_start(const struct guard_config *cfg, struct guard **gp)
 		return -ENOMEM;
 	pthread_mutex_init(&g->wlock, NULL);
 	pthread_mutex_init(&g->tlock, NULL);
+	pthread_mutex_init(&g->clock_, NULL);
 	pthread_cond_init(&g->tcond, NULL);
 	r = guard_init(g, cfg);
 	if (!r && !cfg->no_thread) {
@@ -1397,5 +1501,6 @@ void guard_stop(struct guard *g)
 	pthread_cond_destroy(&g->tcond);
 	pthread_mutex_destroy(&g->tlock);
 	pthread_mutex_destroy(&g->wlock);
+	pthread_mutex_destroy(&g->clock_);
 	free(g);
 }

@@ -209,6 +209,17 @@ struct audit_log *guard_audit(struct guard *g);
 /* Run the periodic work now (tests drive this with an injected clock). */
 void guard_tick(struct guard *g);
 
+/*
+ * The caller's supplementary groups for a policy_caller, into list (max
+ * entries); returns the count (0 on failure: missing groups only deny).
+ * Reads /proc only when the live policy names groups, and then at most
+ * once a second per (pid, uid, gid): a process that drops a group is
+ * decided with it for up to a second longer.  g may be NULL (0).
+ */
+struct fuse_req;
+int guard_groups(struct guard *g, struct fuse_req *req, gid_t *list,
+		 int max);
+
 /* Map a FUSE op to the policy bits it needs on path (and on path2). */
 unsigned int guard_need(enum guard_op op, int arg, unsigned int *need2);
 

@@ -22,6 +22,7 @@
 #include "crypto/secmem.h"
 #include "crypto/shamir.h"
 #include "fs/vol.h"
+#include "cliaudit.h"
 #include "cmd.h"
 #include "keysrc.h"
 #include "keytree.h"
@@ -384,7 +385,7 @@ static int key_add(int argc, char **argv)
 	struct keysrc_opts ko = { 0 }, nko = { 0 };
 	struct keyslot tmpl = { 0 };
 	struct secret ns = { 0 };
-	char *recipe = calloc(1, VOL_SLOT_RECIPE_MAX);
+	char *recipe = calloc(1, VOL_SLOT_RECIPE_MAX), detail[64];
 	uint8_t id[VOL_ID_LEN];
 	struct vol *vol = NULL;
 	int c, r, st = EXIT_USAGE, token = 0;
@@ -444,6 +445,9 @@ static int key_add(int argc, char **argv)
 		goto out;
 	}
 	printf("added %s slot %u\n", keyslot_type_name(tmpl.type), slot);
+	snprintf(detail, sizeof(detail), "slot %u (%s)", slot,
+		 keyslot_type_name(tmpl.type));
+	cliaudit_event(vol, argv[optind], "key-add", detail);
 	st = EXIT_OK;
 out:
 	if (ns.data && ns.len == KEYSRC_SECRET_LEN && keysrc_type(&nko))
@@ -467,6 +471,7 @@ static int key_remove(int argc, char **argv)
 	struct keysrc_opts ko = { 0 };
 	struct vol *vol = NULL;
 	unsigned int slot = 0;
+	char detail[64];
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -484,6 +489,10 @@ static int key_remove(int argc, char **argv)
 	if (r)
 		return r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
 	r = vol_slot_remove(vol, slot);
+	if (!r) {
+		snprintf(detail, sizeof(detail), "slot %u", slot);
+		cliaudit_event(vol, argv[optind], "key-remove", detail);
+	}
 	vol_close(vol);
 	if (r == -EBUSY)
 		fprintf(stderr, "phivault: slot %u is the last one; add "
@@ -546,6 +555,7 @@ static int key_rotate(int argc, char **argv)
 {
 	struct vol *vol;
 	uint32_t v = 0;
+	char detail[64];
 	int r, st;
 
 	st = kek_unlock(argc, argv, 1, "rotate [unlock options] CIPHERDIR",
@@ -553,6 +563,10 @@ static int key_rotate(int argc, char **argv)
 	if (st)
 		return st;
 	r = vol_kek_rotate(vol, &v);
+	if (!r) {
+		snprintf(detail, sizeof(detail), "kek version %u", v);
+		cliaudit_event(vol, argv[optind], "key-rotate", detail);
+	}
 	vol_close(vol);
 	if (r == -ENOSPC) {
 		fprintf(stderr, "phivault: %s already has %d KEK versions; "
@@ -611,6 +625,7 @@ static int rewrap_leaf(struct vol *vol, const char *path,
 static int key_rewrap(int argc, char **argv)
 {
 	struct rewrap rw = { .prog = { .what = "rewrap" } };
+	char detail[128];
 	struct vol *vol;
 	double t0 = keytree_now();
 	int r, st;
@@ -635,6 +650,11 @@ static int key_rewrap(int argc, char **argv)
 	       (unsigned long long)rw.rewrapped, kek_current(argv[optind]),
 	       (unsigned long long)rw.current,
 	       (unsigned long long)rw.failed, keytree_now() - t0);
+	snprintf(detail, sizeof(detail), "%llu rewrapped to kek version %u, "
+		 "%llu failed%s", (unsigned long long)rw.rewrapped,
+		 kek_current(argv[optind]), (unsigned long long)rw.failed,
+		 r ? ", stopped" : "");
+	cliaudit_event(vol, argv[optind], "key-rewrap", detail);
 	vol_close(vol);
 	if (r) {
 		fprintf(stderr, "phivault: rewrap stopped: %s (run it again "
@@ -697,7 +717,7 @@ static int key_retire(int argc, char **argv)
 	struct vol_info *info = NULL;
 	struct vol *vol;
 	unsigned int i;
-	char *end;
+	char *end, detail[64];
 	int r, st;
 	long v;
 
@@ -744,6 +764,8 @@ static int key_retire(int argc, char **argv)
 	}
 	printf("KEK version %u destroyed: its sealed key is gone from %s/%s; "
 	       "no file used it\n", rt.version, argv[optind], VOL_CONF_NAME);
+	snprintf(detail, sizeof(detail), "kek version %u", rt.version);
+	cliaudit_event(vol, argv[optind], "key-retire", detail);
 	st = EXIT_OK;
 out:
 	for (i = 0; i < RETIRE_SHOW; i++)

@@ -29,6 +29,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "fs/vol.h"
+#include "cliaudit.h"
 #include "cmd.h"
 #include "keysrc.h"
 #include "keytree.h"
@@ -197,6 +198,25 @@ static int confirm(char **paths, int n)
 	return !strcmp(line, "yes\n");
 }
 
+/* One audit record per shred: the counts and the paths asked for. */
+static void shred_audit(struct vol *vol, const char *dir, char **paths,
+			int n, const struct shred *sh)
+{
+	char detail[1024];
+	size_t pos;
+	int i, k;
+
+	k = snprintf(detail, sizeof(detail), "%lu file(s) destroyed, %lu "
+		     "failed:", sh->files, sh->failed);
+	pos = k < 0 ? 0 : (size_t)k;
+	for (i = 0; i < n && pos < sizeof(detail) - 1; i++) {
+		k = snprintf(detail + pos, sizeof(detail) - pos, " /%s",
+			     paths[i]);
+		pos += k < 0 ? 0 : (size_t)k;
+	}
+	cliaudit_event(vol, dir, "shred", detail);
+}
+
 int cmd_shred(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -278,6 +298,8 @@ int cmd_shred(int argc, char **argv)
 		printf("shred: %lu file(s) destroyed, %lu symlink(s) and %lu "
 		       "director%s removed, %lu failed\n", sh.files, sh.links,
 		       sh.dirs, sh.dirs == 1 ? "y" : "ies", sh.failed);
+	if (!sh.dry_run)
+		shred_audit(vol, argv[optind], paths, n, &sh);
 	st = sh.failed ? EXIT_PARTIAL : EXIT_OK;
 out:
 	for (i = 0; paths && i < n; i++)
@@ -338,10 +360,11 @@ static int rule_parse(char *line, int64_t *agep, char **pathp)
 	return 0;
 }
 
-static int retention_apply(struct vol *vol, char *rules, int dry_run)
+static int retention_apply(struct vol *vol, const char *dir, char *rules,
+			   int dry_run)
 {
 	struct retain rt = { .sh = { .dry_run = dry_run } };
-	char *line, *save = NULL, *path;
+	char *line, *save = NULL, *path, detail[96];
 	struct stat st;
 	int64_t age;
 	int r;
@@ -370,6 +393,11 @@ static int retention_apply(struct vol *vol, char *rules, int dry_run)
 	}
 	printf("retention: %lu file(s) %s, %lu failed\n", rt.sh.files,
 	       dry_run ? "would be shredded" : "shredded", rt.sh.failed);
+	if (!dry_run) {
+		snprintf(detail, sizeof(detail), "%lu file(s) shredded, %lu "
+			 "failed", rt.sh.files, rt.sh.failed);
+		cliaudit_event(vol, dir, "retention-apply", detail);
+	}
 	return rt.sh.failed ? EXIT_PARTIAL : EXIT_OK;
 }
 
@@ -485,10 +513,13 @@ int cmd_retention(int argc, char **argv)
 			printf("%s\n", line);
 		st = EXIT_OK;
 	} else if (!strcmp(verb, "apply")) {
-		st = retention_apply(vol, rules, dry);
+		st = retention_apply(vol, argv[optind], rules, dry);
 	} else {
 		st = retention_edit(vol, rules, verb, argv + optind + 1,
 				    argc - optind - 1);
+		if (st == EXIT_OK)
+			cliaudit_event(vol, argv[optind], "retention-set",
+				       verb);
 	}
 out:
 	free(rules);

@@ -137,12 +137,15 @@ static const struct cmd cmds[] = {
 	  "the drills kept in the repository." },
 	{ "policy", cmd_policy,
 	  "policy check FILE | policy set [--passphrase-file F | ...] "
-	  "CIPHERDIR FILE | policy explain [-p FILE | -S SOCK] USER PATH OPS",
+	  "CIPHERDIR FILE | policy remove [--passphrase-file F | ...] "
+	  "CIPHERDIR | policy explain [-p FILE | -S SOCK] USER PATH OPS",
 	  "check lints a draft policy (errors and warnings with line numbers;\n"
 	  "exit 3 when there are warnings).  set unlocks CIPHERDIR, seals the\n"
-	  "policy into it and asks the running mount to reload.  explain says\n"
-	  "which rule decides, against a draft (-p) or the live mount.\n"
-	  "Format: docs/POLICY.md." },
+	  "policy into it, records it in the volume's config (from then on a\n"
+	  "mount refuses a missing or older policy file) and asks the running\n"
+	  "mount to reload.  remove lifts that requirement and deletes the\n"
+	  "file (audited).  explain says which rule decides, against a draft\n"
+	  "(-p) or the live mount.  Format: docs/POLICY.md." },
 	{ "grant", cmd_grant,
 	  "grant [-S SOCK] USER ROLE PATH --for DUR --ticket T --reason R",
 	  "Give USER the ROLE below PATH for DUR (at most the role's\n"

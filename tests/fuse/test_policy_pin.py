@@ -118,3 +118,26 @@ def test_policy_remove_then_stray_file_refused(pvol, users, tmp_path):
     r = _mount(pvol)
     assert r.returncode != 0
     assert "policy remove" in r.stderr, r.stderr
+
+
+def test_key_actions_are_audited(pvol, users):
+    env = dict(os.environ, PHIVAULT_AUDIT_LOG=pvol.audit,
+               PHIVAULT_SOCKET=pvol.sock)
+    # mounted: the record goes through the mount's control socket
+    r = run([PHIVAULT, "key", "rotate", "--passphrase-file", pvol.passfile,
+             pvol.cipher], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stderr, r.stderr
+    assert wait_for(lambda: any(x["type"] == "key-rotate"
+                                for x in records(pvol.audit)), 5.0)
+    # unmounted: appended to the log directly, chain intact
+    pvol.umount()
+    r = run([PHIVAULT, "key", "rotate", "--passphrase-file", pvol.passfile,
+             pvol.cipher], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stderr, r.stderr
+    rec = [x for x in records(pvol.audit) if x["type"] == "key-rotate"]
+    assert len(rec) == 2 and rec[1].get("via") == "cli", rec
+    r = run([PHIVAULT, "audit", "verify", "--volume", pvol.cipher,
+             "--passphrase-file", pvol.passfile, pvol.audit])
+    assert r.returncode == 0, r.stdout + r.stderr
