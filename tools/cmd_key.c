@@ -381,7 +381,10 @@ static int key_add(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
-	struct secret_opts nso = { 0 };
+	struct secret_opts nso = {
+		.what = "new passphrase",
+		.hint = "--new-passphrase-file FILE or --new-keyfile FILE",
+	};
 	struct keysrc_opts ko = { 0 }, nko = { 0 };
 	struct keyslot tmpl = { 0 };
 	struct secret ns = { 0 };

@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,7 +249,182 @@ usage:
 	return cmd_usage("init", EXIT_USAGE);
 }
 
+/* ---- the cipherdir lock ------------------------------------------------ */
+
+/*
+ * A mount holds an exclusive flock(2) on the cipherdir itself for the
+ * daemon's life (the fork in fuse_daemonize() keeps the open file), so a
+ * second daemon on the same volume is refused.  It is the directory, not
+ * .phivault.conf: key and policy commands replace that file by rename.
+ * Those commands and backup work on a mounted volume and take no lock;
+ * fsck only probes it.  Returns 0 with *fdp holding the lock (-1 when the
+ * directory cannot be opened: unlocking will say why), -EWOULDBLOCK when
+ * another process holds it, or another negative errno.
+ */
+static int cipherdir_lock(const char *dir, int op, int *fdp)
+{
+	int fd, r;
+
+	*fdp = -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fd < 3) {
+		/* fuse_daemonize() puts /dev/null on 0-2 */
+		r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		if (r < 0)
+			return -errno;
+		fd = r;
+	}
+	if (flock(fd, op | LOCK_NB) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 /* ---- mount ------------------------------------------------------------ */
+
+/* Undo the \ooo escapes of a /proc/self/mountinfo field, in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				    (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * Is the absolute path a mount point?  1 (with the type of the topmost
+ * mount, e.g. "fuse.phivault", in type), 0, or -errno when
+ * /proc/self/mountinfo cannot be read.
+ */
+static int mount_type(const char *path, char *type, size_t size)
+{
+	char *line = NULL, *dash;
+	char mp[PATH_MAX], ty[64];
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... - TYPE SOURCE ... */
+		dash = strstr(line, " - ");
+		if (!dash || sscanf(dash, " - %63s", ty) != 1)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		mountinfo_unescape(mp);
+		if (strcmp(mp, path))
+			continue;
+		found = 1;
+		snprintf(type, size, "%s", ty);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * The absolute path of the mount point arg in mnt.  -ENOTCONN when arg is
+ * a FUSE mount whose daemon died; mnt then holds the parent's real path
+ * and arg's last component, as the mount table has it.
+ */
+static int mount_point_path(const char *arg, char mnt[PATH_MAX])
+{
+	char *copy, *slash, *base;
+	const char *parent;
+	int r = 0;
+
+	if (realpath(arg, mnt))
+		return 0;
+	if (errno != ENOTCONN)
+		return -errno;
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	slash = copy + strlen(copy);
+	while (slash > copy + 1 && slash[-1] == '/')
+		*--slash = '\0';
+	slash = strrchr(copy, '/');
+	base = slash ? slash + 1 : copy;
+	parent = !slash ? "." : slash == copy ? "/" : copy;
+	if (slash)
+		*slash = '\0';
+	if (!realpath(parent, mnt))
+		r = -errno;
+	else if (snprintf(mnt + strlen(mnt), PATH_MAX - strlen(mnt), "%s%s",
+			  strcmp(mnt, "/") ? "/" : "", base) >=
+		 (int)(PATH_MAX - strlen(mnt)))
+		r = -ENAMETOOLONG;
+	free(copy);
+	return r ? r : -ENOTCONN;
+}
+
+/*
+ * Refuse, before asking for a secret, what would stack mounts: a mount
+ * point that is already a mount (live, or dead after its daemon was
+ * killed) and a cipherdir that another phivault daemon serves.  Fills
+ * mnt with the mount point's absolute path and *lockfdp with the
+ * cipherdir lock.  Prints why it refuses.
+ */
+static int mount_check(const char *dir, const char *arg, char mnt[PATH_MAX],
+		       int *lockfdp)
+{
+	char type[64] = "";
+	struct statfs sf;
+	int r;
+
+	*lockfdp = -1;
+	r = mount_point_path(arg, mnt);
+	/* the kernel may answer stat from its cache; statfs asks the daemon */
+	if (!r && mount_type(mnt, type, sizeof(type)) == 1 &&
+	    statfs(mnt, &sf) < 0 && errno == ENOTCONN)
+		r = -ENOTCONN;
+	if (r == -ENOTCONN) {
+		mount_type(mnt, type, sizeof(type));
+		if (!type[0] || !strcmp(type, "fuse.phivault"))
+			strcpy(type, "phivault");
+		fprintf(stderr, "phivault mount: %s is a dead %s mount (its "
+			"daemon is gone); run 'fusermount3 -u %s' first\n", arg,
+			type, arg);
+		return r;
+	}
+	if (r) {
+		fprintf(stderr, "phivault mount: %s: %s\n", arg, strerror(-r));
+		return r;
+	}
+	if (mount_type(mnt, type, sizeof(type)) == 1) {
+		fprintf(stderr, "phivault mount: %s is already a mount point "
+			"(%s); unmount it first or choose another directory\n",
+			arg, type);
+		return -EBUSY;
+	}
+	r = cipherdir_lock(dir, LOCK_EX, lockfdp);
+	if (r == -EWOULDBLOCK)
+		fprintf(stderr, "phivault mount: %s is already mounted by "
+			"another phivault daemon ('findmnt -t fuse.phivault' "
+			"lists the mounts); unmount it first\n", dir);
+	else if (r)
+		fprintf(stderr, "phivault mount: cannot lock %s: %s\n", dir,
+			strerror(-r));
+	return r;
+}
 
 int cmd_mount(int argc, char **argv)
 {
@@ -270,7 +448,7 @@ int cmd_mount(int argc, char **argv)
 	struct vol *vol = NULL;
 	const char *fopts = NULL;
 	char mnt[PATH_MAX];
-	int c, r, fg = 0, debug = 0;
+	int c, r, fg = 0, debug = 0, lockfd = -1;
 
 	while ((c = getopt_long(argc, argv, "fdo:", lo, NULL)) != -1) {
 		if (secret_opt(&so, c, optarg))
@@ -301,20 +479,19 @@ int cmd_mount(int argc, char **argv)
 	if (debug)
 		log_set_level(LOG_DEBUG);
 
-	r = unlock("mount", &so, &ko, argv[optind], &vol);
-	if (r)
-		return exit_for(r);
-	/* absolute: the daemon runs in "/" and unmounts by path at exit */
-	if (!realpath(argv[optind + 1], mnt)) {
-		fprintf(stderr, "phivault mount: %s: %s\n", argv[optind + 1],
-			strerror(errno));
-		vol_close(vol);
+	/* mnt absolute: the daemon runs in "/" and unmounts by path */
+	if (mount_check(argv[optind], argv[optind + 1], mnt, &lockfd))
 		return EXIT_FAIL;
+	r = unlock("mount", &so, &ko, argv[optind], &vol);
+	if (r) {
+		close(lockfd);
+		return exit_for(r);
 	}
 	/* an installed policy is always enforced: refuse here, before
 	 * mounting, when it cannot be (docs/POLICY.md) */
 	if (mount_guard_prepare(vol, argv[optind], &go, &mg)) {
 		vol_close(vol);
+		close(lockfd);
 		return EXIT_FAIL;
 	}
 	r = vol_fuse_new(vol, mnt, fopts, geteuid() == 0, debug, &fu);
@@ -323,6 +500,7 @@ int cmd_mount(int argc, char **argv)
 			argv[optind], argv[optind + 1]);
 		mount_guard_stop(mg);
 		vol_close(vol);
+		close(lockfd);
 		return EXIT_FAIL;
 	}
 	if (!fg) {
@@ -330,6 +508,7 @@ int cmd_mount(int argc, char **argv)
 			vol_fuse_free(fu);
 			mount_guard_stop(mg);
 			vol_close(vol);
+			close(lockfd);
 			return EXIT_FAIL;
 		}
 		log_use_syslog(1);
@@ -347,6 +526,7 @@ int cmd_mount(int argc, char **argv)
 	mount_guard_stop(mg);
 	vol_fuse_free(fu);
 	vol_close(vol);
+	close(lockfd);		/* after the last write to the cipherdir */
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -534,7 +714,7 @@ int cmd_fsck(int argc, char **argv)
 	struct secret_opts so = { .env_file = ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct fsck k = { 0 };
-	int c, r;
+	int c, r, lockfd;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
 		if (!secret_opt(&so, c, optarg) &&
@@ -542,6 +722,12 @@ int cmd_fsck(int argc, char **argv)
 			return cmd_usage("fsck", EXIT_USAGE);
 	if (optind != argc - 1)
 		return cmd_usage("fsck", EXIT_USAGE);
+	if (cipherdir_lock(argv[optind], LOCK_SH, &lockfd) == -EWOULDBLOCK)
+		fprintf(stderr, "phivault fsck: warning: %s is mounted; a file "
+			"written during the check may be reported damaged "
+			"(unmount it for a definitive result)\n", argv[optind]);
+	if (lockfd >= 0)
+		close(lockfd);
 	r = unlock("fsck", &so, &ko, argv[optind], &k.vol);
 	if (r)
 		return exit_for(r);

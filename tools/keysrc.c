@@ -268,6 +268,9 @@ static int token_open(const struct keysrc_opts *o, const char *token,
 	struct secret_opts so = {
 		.passphrase_file = o->pin_file,
 		.passphrase_command = o->pin_command,
+		.what = "token PIN",
+		.hint = "--pin-file FILE, --pin-command CMD or "
+			"PHIVAULT_PIN_FILE",
 	};
 	struct secret pin = { 0 };
 	const char *module = keysrc_module(o);

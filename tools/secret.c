@@ -26,6 +26,39 @@
 #define SECRET_MAX	4096
 #define SECRET_CMD_TIMEOUT_MS	30000
 
+/* The names used in messages when the caller gives none (secret.h). */
+static const struct secret_name {
+	const char *env_file, *what, *hint;
+} secret_names[] = {
+	{ "PHIVAULT_PASSPHRASE_FILE", "volume passphrase",
+	  "--passphrase-file FILE, --passphrase-command CMD, --keyfile FILE "
+	  "or PHIVAULT_PASSPHRASE_FILE" },
+	{ "PHIVAULT_REPO_PASSPHRASE_FILE", "repository passphrase",
+	  "--repo-passphrase-file FILE or PHIVAULT_REPO_PASSPHRASE_FILE" },
+	{ NULL, "passphrase", "--passphrase-file FILE or "
+	  "--passphrase-command CMD" },
+};
+
+static const struct secret_name *secret_name(const struct secret_opts *o)
+{
+	const struct secret_name *n = secret_names;
+
+	while (n->env_file && (!o->env_file ||
+			       strcmp(n->env_file, o->env_file)))
+		n++;
+	return n;
+}
+
+static const char *secret_what(const struct secret_opts *o)
+{
+	return o->what ? o->what : secret_name(o)->what;
+}
+
+static const char *secret_hint(const struct secret_opts *o)
+{
+	return o->hint ? o->hint : secret_name(o)->hint;
+}
+
 int secret_opt(struct secret_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
@@ -83,38 +116,44 @@ static void secret_chomp(struct secret *s)
 		s->len--;
 }
 
-static int secret_from_file(const char *path, int keyfile, struct secret *s)
+static int secret_from_file(const struct secret_opts *o, const char *path,
+			    int keyfile, struct secret *s)
 {
+	const char *what = keyfile ? "key" : secret_what(o);
 	struct stat st;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		fprintf(stderr, "phivault: cannot open %s '%s': %s\n",
-			keyfile ? "key file" : "passphrase file", path,
-			strerror(-r));
+		fprintf(stderr, "phivault: cannot open %s file '%s': %s\n",
+			what, path, strerror(-r));
 		return r;
 	}
-	if (keyfile && fstat(fd, &st) == 0 && (st.st_mode & 077)) {
-		fprintf(stderr, "phivault: key file '%s' is readable by group "
-			"or others (mode %04o); run 'chmod 600 %s' first\n",
-			path, st.st_mode & 07777, path);
-		close(fd);
-		return -EPERM;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) &&
+	    (keyfile || S_ISREG(st.st_mode))) {
+		fprintf(stderr, "phivault: %s%s file '%s' is readable by group "
+			"or others (mode %04o); run 'chmod 600 %s'%s\n",
+			keyfile ? "" : "warning: ", what, path,
+			st.st_mode & 07777, path, keyfile ? " first" : "");
+		if (keyfile) {
+			close(fd);
+			return -EPERM;
+		}
 	}
 	r = secret_read_fd(fd, s, -1);
 	close(fd);
 	if (r == -EFBIG)
-		fprintf(stderr, "phivault: '%s' is longer than %d bytes\n",
-			path, SECRET_MAX - 1);
+		fprintf(stderr, "phivault: %s file '%s' is longer than %d "
+			"bytes\n", what, path, SECRET_MAX - 1);
 	else if (r < 0)
-		fprintf(stderr, "phivault: reading '%s': %s\n", path,
-			strerror(-r));
+		fprintf(stderr, "phivault: reading %s file '%s': %s\n", what,
+			path, strerror(-r));
 	if (!r && !keyfile)
 		secret_chomp(s);
 	if (!r && !s->len) {
-		fprintf(stderr, "phivault: '%s' is empty\n", path);
+		fprintf(stderr, "phivault: %s file '%s' is empty\n", what,
+			path);
 		r = -EINVAL;
 	}
 	return r;
@@ -197,16 +236,16 @@ static int secret_prompt_once(int tty, const char *prompt, struct secret *s)
 	return s->len ? 0 : (r ? r : -EINVAL);
 }
 
-static int secret_from_tty(const char *prompt, int confirm, struct secret *s)
+static int secret_from_tty(const struct secret_opts *o, const char *prompt,
+			   int confirm, struct secret *s)
 {
 	struct secret again = { 0 };
 	int tty, r;
 
 	tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (tty < 0) {
-		fprintf(stderr, "phivault: no terminal to ask for the "
-			"passphrase; use --passphrase-file or "
-			"--passphrase-command\n");
+		fprintf(stderr, "phivault: no terminal to ask for the %s; "
+			"supply it with %s\n", secret_what(o), secret_hint(o));
 		return -ENOTTY;
 	}
 	r = secret_prompt_once(tty, prompt, s);
@@ -222,9 +261,25 @@ static int secret_from_tty(const char *prompt, int confirm, struct secret *s)
 		secret_release(&again);
 	}
 	if (r == -EINVAL && !s->len)
-		fprintf(stderr, "phivault: empty passphrase refused\n");
+		fprintf(stderr, "phivault: empty %s refused\n",
+			secret_what(o));
 	close(tty);
 	return r;
+}
+
+/* Warn about a new passphrase shorter than SECRET_WEAK_LEN characters. */
+static void secret_warn_weak(const struct secret_opts *o,
+			     const struct secret *s)
+{
+	size_t i, chars = 0;
+
+	for (i = 0; i < s->len; i++)
+		chars += (s->data[i] & 0xc0) != 0x80;	/* UTF-8 lead bytes */
+	if (chars < SECRET_WEAK_LEN)
+		fprintf(stderr, "phivault: warning: the new %s has only %zu "
+			"characters; use %d or more (a few random words), or "
+			"a key file\n", secret_what(o), chars,
+			SECRET_WEAK_LEN);
 }
 
 int secret_get(const struct secret_opts *o, const char *prompt, int confirm,
@@ -243,15 +298,17 @@ int secret_get(const struct secret_opts *o, const char *prompt, int confirm,
 
 	if (o->keyfile) {
 		s->type = KEYSLOT_KEYFILE;
-		r = secret_from_file(o->keyfile, 1, s);
+		r = secret_from_file(o, o->keyfile, 1, s);
 	} else if (file && *file) {
-		r = secret_from_file(file, 0, s);
+		r = secret_from_file(o, file, 0, s);
 	} else if (o->passphrase_command) {
 		r = secret_from_command(o->passphrase_command, s);
 	} else {
-		r = secret_from_tty(prompt, confirm, s);
+		r = secret_from_tty(o, prompt, confirm, s);
 	}
 	if (r < 0)
 		secret_release(s);
+	else if (confirm && s->type == KEYSLOT_PASSPHRASE)
+		secret_warn_weak(o, s);
 	return r;
 }
