@@ -482,11 +482,45 @@ static int chunk_add(struct bk *b, struct mf_node *n, uint64_t off,
 
 /* ---- files ------------------------------------------------------------ */
 
+const char *backup_esc(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+	char e[5];
+	size_t k;
+
+	if (!size)
+		return "";
+	for (; *p; p++) {
+		k = 0;
+		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == '\\') {
+			e[k++] = '\\';
+			e[k++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' :
+				 *p == '\t' ? 't' : '\\';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			e[k++] = '\\';
+			e[k++] = 'x';
+			e[k++] = hex[*p >> 4];
+			e[k++] = hex[*p & 15];
+		} else {
+			e[k++] = (char)*p;
+		}
+		if (o + k >= size)
+			break;
+		memcpy(buf + o, e, k);
+		o += k;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static void unreadable(struct bk *b, const char *path, int err)
 {
-	char **n, *line;
+	char **n, *line, esc[512];
 
-	log_warn("cannot read %s: %s", path, phv_strerror(err));
+	log_warn("cannot read %s: %s", backup_esc(path, esc, sizeof(esc)),
+		 phv_strerror(err));
 	if (asprintf(&line, "%s: %s", path, phv_strerror(err)) < 0)
 		return;
 	n = realloc(b->s->unreadable,
@@ -618,10 +652,12 @@ static int read_file(struct bk *b, struct mf_node *n)
 	if (r)
 		goto out;
 	if (changed(&before, &after) || off != (uint64_t)before.st_size) {
+		char esc[512];
+
 		n->flags |= MF_CHANGED;
 		b->s->changed_during++;
 		log_warn("%s changed while it was read; stored as read",
-			 n->path);
+			 backup_esc(n->path, esc, sizeof(esc)));
 	}
 	XXH128_canonicalFromHash(&fp, XXH3_128bits_digest(h));
 	memcpy(n->fp, fp.digest, MF_FP_LEN);
@@ -1071,15 +1107,9 @@ static int find_parent(struct bk *b)
 	r = known_retention(b);
 	if (r)
 		return r;
-	for (i = b->nsnaps; i > 0; i--) {
-		m = &b->snaps[i - 1].m;
-		if (b->snaps[i - 1].loaded && m->host && m->source &&
-		    !strcmp(m->host, b->m.host) &&
-		    !strcmp(m->source, b->m.source)) {
-			b->parent = (int)(i - 1);
-			break;
-		}
-	}
+	/* the newest snapshot of this host and source (repo.h) */
+	b->parent = repo_snap_latest(b->snaps, b->nsnaps, b->m.host,
+				     b->m.source);
 	if (b->parent < 0)
 		return 0;
 	m = &b->snaps[b->parent].m;

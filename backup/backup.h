@@ -84,4 +84,12 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 
 void backup_stats_release(struct backup_stats *s);
 
+/*
+ * A file name made safe for a log line or a terminal: backslash,
+ * newline, CR and tab become \\, \n, \r, \t and other control bytes
+ * \xNN, so a name cannot forge a line.  Copied into buf (truncated to
+ * size); returns buf.
+ */
+const char *backup_esc(const char *s, char *buf, size_t size);
+
 #endif /* BACKUP_BACKUP_H */

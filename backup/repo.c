@@ -112,6 +112,8 @@ int repo_parse_duration(const char *s, int64_t *secsp)
 	}
 	if (*end && end[1])
 		return -EINVAL;
+	if (v > INT64_MAX / mul)
+		return -EINVAL;
 	*secsp = v * mul;
 	return 0;
 }
@@ -536,6 +538,11 @@ int repo_init(struct store *st, const struct repo_init_opts *o,
 
 	if (!r)
 		return -ENOMEM;
+	ret = -EINVAL;
+	if (o->retention < 0 || o->retention > REPO_RETENTION_MAX) {
+		store_set_error(st, "the retention must be at most 30 years");
+		goto out;
+	}
 	ret = st->ops->create(st);
 	if (!ret)
 		ret = st->ops->check(st, &locked);
@@ -1733,45 +1740,98 @@ void repo_snaps_free(struct repo_snap *s, size_t n)
 	free(s);
 }
 
-static int parse_when(const char *spec, time_t *tp)
+int repo_parse_time(const char *spec, time_t *tp)
 {
 	static const char *fmts[] = {
 		"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
 		"%Y-%m-%dT%H:%M", "%Y-%m-%d",
 	};
-	struct tm tm;
+	struct tm tm, want;
 	const char *end;
 	size_t i;
 
 	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(spec, fmts[i], &tm);
-		if (end && !*end) {
-			tm.tm_isdst = -1;
-			*tp = mktime(&tm);
-			return 0;
-		}
+		if (!end || *end)
+			continue;
+		tm.tm_isdst = -1;
+		want = tm;
+		*tp = mktime(&tm);
+		/* mktime() moves 2026-02-30 to March: not a date */
+		if (*tp == (time_t)-1 || tm.tm_mday != want.tm_mday ||
+		    tm.tm_mon != want.tm_mon || tm.tm_year != want.tm_year)
+			return -EINVAL;
+		return 0;
 	}
 	return -EINVAL;
 }
 
-int repo_snap_find(const struct repo_snap *snaps, size_t n,
-		   const char *spec)
+static int str_same(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static int snap_in_scope(const struct repo_snap *s, const char *host,
+			 const char *source)
+{
+	if (!s->loaded)
+		return 0;
+	if (host && (!s->m.host || strcmp(s->m.host, host)))
+		return 0;
+	if (source && (!s->m.source || strcmp(s->m.source, source)))
+		return 0;
+	return 1;
+}
+
+int repo_snap_latest(const struct repo_snap *snaps, size_t n,
+		     const char *host, const char *source)
+{
+	size_t i;
+
+	for (i = n; i > 0; i--)
+		if (snap_in_scope(&snaps[i - 1], host, source))
+			return (int)(i - 1);
+	return -PHV_ENOTFOUND;
+}
+
+size_t repo_snap_sources(const struct repo_snap *snaps, size_t n,
+			 const char *host, const char *source,
+			 size_t *first)
+{
+	size_t i, j, count = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!snap_in_scope(&snaps[i], host, source))
+			continue;
+		for (j = 0; j < i; j++)
+			if (snap_in_scope(&snaps[j], host, source) &&
+			    str_same(snaps[j].m.host, snaps[i].m.host) &&
+			    str_same(snaps[j].m.source, snaps[i].m.source))
+				break;
+		if (j < i)
+			continue;
+		if (first && count < 1)
+			*first = i;
+		count++;
+	}
+	return count;
+}
+
+int repo_snap_find_in(const struct repo_snap *snaps, size_t n,
+		      const char *spec, const char *host, const char *source)
 {
 	char hex[2 * MF_ID_LEN + 1];
 	size_t i, len = strlen(spec);
 	int found = -PHV_ENOTFOUND;
 	time_t when;
 
-	if (!strcmp(spec, "latest")) {
+	if (!strcmp(spec, "latest"))
+		return repo_snap_latest(snaps, n, host, source);
+	if (!repo_parse_time(spec, &when)) {
 		for (i = n; i > 0; i--)
-			if (snaps[i - 1].loaded)
-				return (int)(i - 1);
-		return -PHV_ENOTFOUND;
-	}
-	if (!parse_when(spec, &when)) {
-		for (i = n; i > 0; i--)
-			if (snaps[i - 1].loaded && snaps[i - 1].m.time <= when)
+			if (snap_in_scope(&snaps[i - 1], host, source) &&
+			    snaps[i - 1].m.time <= when)
 				return (int)(i - 1);
 		return -PHV_ENOTFOUND;
 	}
@@ -1786,4 +1846,10 @@ int repo_snap_find(const struct repo_snap *snaps, size_t n,
 		found = (int)i;
 	}
 	return found;
+}
+
+int repo_snap_find(const struct repo_snap *snaps, size_t n,
+		   const char *spec)
+{
+	return repo_snap_find_in(snaps, n, spec, NULL, NULL);
 }

@@ -37,6 +37,9 @@
 #define REPO_PACK_HDR_LEN	(8 + 2 * MF_ID_LEN + MF_WRAP_LEN)
 #define REPO_BLOB_OVERHEAD	(AEAD_NONCE_LEN + AEAD_TAG_LEN)
 #define REPO_LOCK_STALE		1800	/* seconds without refresh */
+/* Longest retention: retain-until dates stay far before 2106, where
+ * some servers wrap a 32-bit date. */
+#define REPO_RETENTION_MAX	(30LL * 365 * 86400)
 
 struct repo_keys {
 	uint8_t master[REPO_KEY_LEN];
@@ -247,10 +250,37 @@ void repo_snaps_free(struct repo_snap *s, size_t n);
 /*
  * Resolve spec (full id, unique id prefix, "latest", or a local time
  * "YYYY-MM-DD[ HH:MM[:SS]]" meaning the newest snapshot before it).
+ * "latest" and times consider only loaded snapshots of host and source
+ * (NULL: any); a caller that means one source must pass it, and
+ * should ask repo_snap_sources() whether "any" is one source at all.
  * Returns the index into snaps, -PHV_ENOTFOUND or -EINVAL (ambiguous).
+ * repo_snap_find() is repo_snap_find_in() with no scope.
  */
+int repo_snap_find_in(const struct repo_snap *snaps, size_t n,
+		      const char *spec, const char *host, const char *source);
 int repo_snap_find(const struct repo_snap *snaps, size_t n,
 		   const char *spec);
+
+/*
+ * Index of the newest loaded snapshot of host and source (NULL: any),
+ * or -PHV_ENOTFOUND.  The per-source view for "latest", the parent of
+ * a backup and a recovery-point check.
+ */
+int repo_snap_latest(const struct repo_snap *snaps, size_t n,
+		     const char *host, const char *source);
+
+/*
+ * How many distinct host + source pairs the loaded snapshots matching
+ * host and source (NULL: any) hold; *first (may be NULL) gets the index
+ * of a snapshot of the oldest-listed pair.
+ */
+size_t repo_snap_sources(const struct repo_snap *snaps, size_t n,
+			 const char *host, const char *source,
+			 size_t *first);
+
+/* Parse a local time "YYYY-MM-DD[ HH:MM[:SS]]" (or with 'T'); -EINVAL
+ * for anything else, including dates that do not exist. */
+int repo_parse_time(const char *spec, time_t *tp);
 
 /*
  * Call fn for the oldest stored version of each key under prefix

@@ -24,7 +24,9 @@
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,7 @@
 #include "common/log.h"
 #include "crypto/secmem.h"
 #include "fs/vol.h"
+#include "backup.h"
 #include "progress.h"
 #include "restore.h"
 
@@ -65,7 +68,16 @@ struct rs {
 	struct range *rg;		/* pc grouped into ranged GETs */
 	size_t nrg, next_rg;
 	uint64_t gets;			/* requests made */
+	int fatal;			/* the target cannot take more
+					 * (ENOSPC, EDQUOT, EROFS): stop */
 };
+
+/*
+ * Temporary files are ".phv-restore.<pid>.<n>" beside their file: short
+ * enough for any name the volume can hold (NAME_MAX), and recognisable,
+ * so a later restore removes those an interrupted one left behind.
+ */
+#define TMP_MARK	".phv-restore."
 
 /*
  * Restoring a directory works pack by pack: every extent of every file
@@ -319,20 +331,53 @@ static void hash_zeros(XXH3_state_t *h, uint64_t len)
 	}
 }
 
+/* pwrite() all of len, so a full disk reports ENOSPC, not a short write */
+static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	ssize_t w;
+
+	while (len) {
+		w = pwrite(fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (!w)
+			return -ENOSPC;
+		p += w;
+		off += (uint64_t)w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A write error that no later file will escape: stop early. */
+static int target_full(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT || r == -EROFS || r == -EFBIG;
+}
+
+static void note_fatal(struct rs *s, int r)
+{
+	if (!target_full(r))
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (!s->fatal)
+		s->fatal = r;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* Write len bytes at off to fd, or to vf when fd < 0. */
 static int out_write(int fd, struct vol_file *vf, const void *p, size_t len,
 		     uint64_t off)
 {
 	ssize_t w;
 
-	if (fd < 0)
-		w = vol_file_pwrite(vf, p, len, (off_t)off);
-	else
-		w = pwrite(fd, p, len, (off_t)off);
+	if (fd >= 0)
+		return write_all(fd, p, len, off);
+	w = vol_file_pwrite(vf, p, len, (off_t)off);
 	if (w == (ssize_t)len)
 		return 0;
-	if (fd >= 0)
-		return errno ? -errno : -EIO;
 	return w < 0 ? (int)w : -EIO;
 }
 
@@ -377,8 +422,12 @@ static int write_extents(struct rs *s, struct store *st,
 		XXH3_128bits_update(h, data, len);
 		r = out_write(fd, vf, data, len, x->off);
 		free(data);
-		if (r)
+		if (r) {
+			snprintf(rf->detail, sizeof(rf->detail),
+				 "writing at offset %llu: %s",
+				 (unsigned long long)x->off, phv_strerror(r));
 			break;
+		}
 		rf->bytes += len;
 		progress_add(&s->prog, 0, len);
 	}
@@ -422,9 +471,8 @@ static int restore_file(struct rs *s, struct store *st,
 		}
 	}
 	slash = strrchr(p, '/');
-	if (asprintf(&tmp, "%.*s/.%s.phv-restore.%d.%lx",
-		     (int)(slash - p), p, slash + 1, (int)getpid(),
-		     (unsigned long)pthread_self()) < 0) {
+	if (asprintf(&tmp, "%.*s/" TMP_MARK "%d.%lx", (int)(slash - p), p,
+		     (int)getpid(), (unsigned long)pthread_self()) < 0) {
 		tmp = NULL;
 		r = -ENOMEM;
 		goto out;
@@ -549,12 +597,15 @@ static void rf_finish(struct rs *s, size_t i)
 			r = -errno;
 	}
 	if (r) {
+		char esc[512];
+
 		if (f->tmp)
 			unlink(f->tmp);
 		res->status = RESTORE_FAILED;
 		res->err = r;
 		res->bytes = 0;
-		log_err("%s: not restored: %s%s%s", res->path,
+		log_err("%s: not restored: %s%s%s",
+			backup_esc(res->path, esc, sizeof(esc)),
 			phv_strerror(r), res->detail[0] ? "; " : "",
 			res->detail);
 	}
@@ -606,9 +657,8 @@ static int rf_prepare(struct rs *s, size_t i)
 			f->left++;
 	}
 	slash = strrchr(f->dst, '/');
-	if (asprintf(&f->tmp, "%.*s/.%s.phv-restore.%d.%zu",
-		     (int)(slash - f->dst), f->dst, slash + 1, (int)getpid(),
-		     i) < 0) {
+	if (asprintf(&f->tmp, "%.*s/" TMP_MARK "%d.%zu",
+		     (int)(slash - f->dst), f->dst, (int)getpid(), i) < 0) {
 		f->tmp = NULL;
 		return -ENOMEM;
 	}
@@ -616,12 +666,12 @@ static int rf_prepare(struct rs *s, size_t i)
 		  O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
-		goto fail;
+		goto fail_write;
 	}
 	r = ftruncate(fd, (off_t)n->size) ? -errno : 0;
 	close(fd);
 	if (r)
-		goto fail;
+		goto fail_write;
 	f->h = XXH3_createState();
 	if (f->h)
 		XXH3_128bits_reset(f->h);
@@ -630,6 +680,10 @@ static int rf_prepare(struct rs *s, size_t i)
 		return 1;
 	}
 	return 0;
+fail_write:
+	note_fatal(s, r);
+	snprintf(res->detail, sizeof(res->detail), "writing %s: %s",
+		 f->tmp, phv_strerror(r));
 fail:
 	f->err = r;
 	f->left = 0;
@@ -649,7 +703,7 @@ static void piece_place(struct rs *s, const struct piece *p,
 	char hex[2 * MF_ID_LEN + 1];
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int r = err, fd, done;
+	int r = err, fd, done, wrote = 0;
 
 	if (!r)
 		r = repo_blob_decode(s->r, s->dks + (size_t)p->pack *
@@ -662,19 +716,28 @@ static void piece_place(struct rs *s, const struct piece *p,
 		fd = open(f->tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			r = -errno;
-		else if (pwrite(fd, data, len, (off_t)x->off) != (ssize_t)len)
-			r = errno ? -errno : -EIO;
+		else
+			r = write_all(fd, data, len, x->off);
 		if (fd >= 0)
 			close(fd);
+		wrote = r;
+		note_fatal(s, r);
 	}
 
 	pthread_mutex_lock(&f->mu);
 	if (r && !f->err) {
 		f->err = r;
 		repo_hex(x->id, hex);
-		snprintf(res->detail, sizeof(res->detail),
-			 "chunk %.16s at offset %llu: %s", hex,
-			 (unsigned long long)x->off, phv_strerror(r));
+		if (wrote)
+			snprintf(res->detail, sizeof(res->detail),
+				 "writing at offset %llu: %s",
+				 (unsigned long long)x->off,
+				 phv_strerror(r));
+		else
+			snprintf(res->detail, sizeof(res->detail),
+				 "chunk %.16s at offset %llu: %s", hex,
+				 (unsigned long long)x->off,
+				 phv_strerror(r));
 	} else if (!r) {
 		res->bytes += len;
 		if (f->h) {
@@ -743,15 +806,18 @@ static void *range_worker(void *arg)
 	struct rs *s = arg;
 	struct store *st = NULL;
 	size_t i;
-	int r;
+	int r, fatal;
 
 	r = s->r->st->ops->dup(s->r->st, &st);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		i = s->next_rg < s->nrg ? s->next_rg++ : SIZE_MAX;
+		fatal = s->fatal;
 		pthread_mutex_unlock(&s->mu);
 		if (i == SIZE_MAX)
 			break;
+		if (!r && fatal)
+			r = fatal;	/* no use downloading more */
 		if (r) {
 			range_fail(s, &s->rg[i], r);
 			continue;
@@ -956,10 +1022,10 @@ static int restore_file_vol(struct rs *s, struct store *st,
 		if (S_ISDIR(sb.st_mode))
 			return -EISDIR;
 		slash = strrchr(rf->path, '/');
-		if (asprintf(&tmp, "%.*s%s.%s.phv-restore.%d.%lx",
+		if (asprintf(&tmp, "%.*s%s" TMP_MARK "%d.%lx",
 			     slash ? (int)(slash - rf->path) : 0, rf->path,
-			     slash ? "/" : "", slash ? slash + 1 : rf->path,
-			     (int)getpid(), (unsigned long)pthread_self()) < 0)
+			     slash ? "/" : "", (int)getpid(),
+			     (unsigned long)pthread_self()) < 0)
 			return -ENOMEM;
 	}
 	dst = tmp ? tmp : rf->path;
@@ -996,27 +1062,34 @@ static void *rs_worker(void *arg)
 	const struct mf_node *n;
 	double t0;
 	size_t i;
-	int r;
+	int r, fatal;
 
 	r = s->r->st->ops->dup(s->r->st, &st);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		i = s->next < s->res->nfiles ? s->next++ : SIZE_MAX;
+		fatal = s->fatal;
 		pthread_mutex_unlock(&s->mu);
 		if (i == SIZE_MAX)
 			break;
 		rf = &s->res->files[i];
 		n = &s->m->nodes[s->fidx[i]];
 		t0 = now_s();
-		if (st && s->vol)
+		if (fatal)
+			r = fatal;
+		else if (st && s->vol)
 			r = restore_file_vol(s, st, n, rf);
 		else if (st)
 			r = restore_file(s, st, n, rf);
 		rf->seconds = now_s() - t0;
+		note_fatal(s, r);
 		if (r) {
+			char esc[512];
+
 			rf->status = RESTORE_FAILED;
 			rf->err = r;
-			log_err("%s: not restored: %s%s%s", rf->path,
+			log_err("%s: not restored: %s%s%s",
+				backup_esc(rf->path, esc, sizeof(esc)),
 				phv_strerror(r), rf->detail[0] ? "; " : "",
 				rf->detail);
 		}
@@ -1061,7 +1134,10 @@ static int select_nodes(struct rs *s)
 				hit = 1;
 			}
 		if (!hit) {
-			log_err("%s: not in the snapshot", s->o->paths[k]);
+			char esc[512];
+
+			log_err("%s: not in the snapshot",
+				backup_esc(s->o->paths[k], esc, sizeof(esc)));
 			return -PHV_ENOTFOUND;
 		}
 	}
@@ -1133,6 +1209,42 @@ static int make_special(struct rs *s, const struct mf_node *n, const char *p)
 	return 0;
 }
 
+/*
+ * Remove the temporary files an interrupted restore (a process that is
+ * gone) left in dir: regular files named ".phv-restore.<pid>.*", or the
+ * older ".<name>.phv-restore.<pid>.*".  Returns how many.
+ */
+static unsigned int sweep_stale(const char *dir)
+{
+	struct dirent *de;
+	struct stat sb;
+	unsigned int n = 0;
+	const char *m;
+	char *end;
+	long pid;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		m = de->d_name[0] == '.' ? strstr(de->d_name, TMP_MARK) : NULL;
+		if (!m)
+			continue;
+		pid = strtol(m + strlen(TMP_MARK), &end, 10);
+		if (pid <= 0 || *end != '.' || pid == (long)getpid() ||
+		    !(kill((pid_t)pid, 0) && errno == ESRCH))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		if (!unlinkat(dirfd(d), de->d_name, 0))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int phase_tree(struct rs *s)
 {
 	const struct manifest *m = s->m;
@@ -1169,6 +1281,8 @@ static int phase_tree(struct rs *s)
 				r = -ENOTDIR;
 			else
 				s->res->dirs++;
+			if (!r)
+				s->res->stale_removed += sweep_stale(p);
 		} else if (s->sel[i] == 1) {
 			r = make_special(s, n, p);
 			if (!r) {
@@ -1178,7 +1292,10 @@ static int phase_tree(struct rs *s)
 			r = r > 0 ? 0 : r;
 		}
 		if (r) {
-			log_err("%s: cannot restore: %s", n->path,
+			char esc[512];
+
+			log_err("%s: cannot restore: %s",
+				backup_esc(n->path, esc, sizeof(esc)),
 				phv_strerror(r));
 			s->res->warnings++;
 			if (n->type == MF_DIR) {
@@ -1194,6 +1311,7 @@ static int phase_tree(struct rs *s)
 static void phase_links_and_dirs(struct rs *s)
 {
 	const struct manifest *m = s->m;
+	char e1[512], e2[512];
 	char *p, *t;
 	size_t i;
 
@@ -1211,16 +1329,20 @@ static void phase_links_and_dirs(struct rs *s)
 				vol_remove(s->vol, p);
 			r = vol_link(s->vol, t, p);
 			if (r && r != -EEXIST) {
-				log_err("%s: cannot link to %s: %s", n->path,
-					n->target, phv_strerror(r));
+				log_err("%s: cannot link to %s: %s",
+					backup_esc(n->path, e1, sizeof(e1)),
+					backup_esc(n->target, e2, sizeof(e2)),
+					phv_strerror(r));
 				s->res->warnings++;
 			}
 		} else if (p && t && parent_ok(s, p)) {
 			if (s->o->overwrite != RESTORE_NEVER)
 				unlink(p);
 			if (link(t, p) && errno != EEXIST) {
-				log_err("%s: cannot link to %s: %s", n->path,
-					n->target, strerror(errno));
+				log_err("%s: cannot link to %s: %s",
+					backup_esc(n->path, e1, sizeof(e1)),
+					backup_esc(n->target, e2, sizeof(e2)),
+					strerror(errno));
 				s->res->warnings++;
 			}
 		}
@@ -1377,7 +1499,7 @@ int restore_run(struct repo *r, const struct manifest *m,
 		res->bytes_written += f->bytes;
 	}
 	res->bytes_downloaded = s.downloaded;
-	ret = res->failed ? -EIO : 0;
+	ret = s.fatal ? s.fatal : res->failed ? -EIO : 0;
 out:
 	progress_end(&s.prog);
 	res->seconds = now_s() - t0;

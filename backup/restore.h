@@ -7,7 +7,10 @@
  * restores into a target directory and reports, per file, what happened,
  * how many bytes, and the totals and timing.
  *
- * Every file is written to a temporary name beside its destination,
+ * Every file is written to a temporary name beside its destination
+ * (".phv-restore.<pid>.<n>", which fits any name length; a restore
+ * removes those left in the directories it writes by a process that is
+ * gone),
  * checked against its XXH3-128 fingerprint (each chunk was already
  * authenticated by AES-GCM and its HMAC chunk id), and only then renamed
  * into place; a file that fails keeps whatever was there before.  Blobs
@@ -75,14 +78,18 @@ struct restore_result {
 	uint64_t restored, skipped, failed;	/* files */
 	uint64_t dirs, others, warnings;
 	uint64_t bytes_written, bytes_downloaded;
+	uint64_t stale_removed;		/* leftovers of an interrupted run */
 	double seconds;
 };
 
 /*
  * Restore m into o->target.  Returns 0 when everything asked for was
  * restored, -PHV_ENOTFOUND when a requested path is not in the snapshot,
- * -EIO when some files failed (see res->files), or a negative code for a
- * failure before anything was written.  res is filled in every case once
+ * -EIO when some files failed (see res->files), -ENOSPC, -EDQUOT,
+ * -EROFS or -EFBIG when the target could take no more (restoring then
+ * stops early; the files not written are failed), or a negative code
+ * for a failure before anything was written.  res is filled in every
+ * case once
  * restoring began; release it with restore_result_release().
  */
 int restore_run(struct repo *r, const struct manifest *m,

@@ -843,6 +843,7 @@ struct s3_client {
 	unsigned int backoff_max_ms;
 	unsigned int connect_timeout_s;
 	unsigned int stall_timeout_s;
+	unsigned int budget_s;	/* no new attempt after this long */
 	long last_status;
 	time_t last_date;
 	unsigned long retries;
@@ -997,6 +998,28 @@ out:
 	return r;
 }
 
+static void (*notify_fn)(const char *line);
+
+void s3_set_notify(void (*fn)(const char *line))
+{
+	notify_fn = fn;
+}
+
+/* PHIVAULT_S3_TIMEOUT (seconds, 1..3600) or dflt */
+static unsigned int env_timeout(unsigned int dflt)
+{
+	const char *v = env_str("PHIVAULT_S3_TIMEOUT");
+	char *end;
+	long n;
+
+	if (!v)
+		return dflt;
+	n = strtol(v, &end, 10);
+	if (*end || n < 1 || n > 3600)
+		return dflt;
+	return (unsigned int)n;
+}
+
 int s3_client_new(const struct s3_config *cfg, struct s3_client **clientp)
 {
 	static const struct s3_config defaults;
@@ -1023,12 +1046,15 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **clientp)
 		if (!c->ca_file)
 			goto out;
 	}
-	c->attempts = cfg->attempts ? cfg->attempts : 6;
+	c->attempts = cfg->attempts ? cfg->attempts : S3_ATTEMPTS;
 	c->backoff_ms = cfg->backoff_ms ? cfg->backoff_ms : 200;
 	c->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : 20000;
+	c->stall_timeout_s = cfg->stall_timeout_s ? cfg->stall_timeout_s :
+			     env_timeout(S3_STALL_TIMEOUT);
 	c->connect_timeout_s = cfg->connect_timeout_s ?
-			       cfg->connect_timeout_s : 10;
-	c->stall_timeout_s = cfg->stall_timeout_s ? cfg->stall_timeout_s : 60;
+			       cfg->connect_timeout_s :
+			       c->stall_timeout_s < 10 ? c->stall_timeout_s : 10;
+	c->budget_s = S3_BUDGET_STALLS * c->stall_timeout_s;
 	c->sock = -1;
 	c->curl = curl_easy_init();
 	if (!c->curl)
@@ -1458,7 +1484,7 @@ static void set_options(struct s3_client *c, const struct s3_req *rq,
 	if (c->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout_s);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)S3_LOW_SPEED);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)c->stall_timeout_s);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rs->curl_err);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -1643,6 +1669,28 @@ static int http_error(struct s3_client *c, const struct s3_req *rq,
 	return r;
 }
 
+/* "retrying PUT bucket/key: timed out (attempt 2/5)", to log and hook */
+static void retry_notice(const struct s3_client *c, const struct s3_req *rq,
+			 const struct s3_resp *rs, unsigned int next)
+{
+	char line[512], why[64];
+
+	if (rs->cc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(why, sizeof(why), "no answer for %us",
+			 c->stall_timeout_s);
+	else if (rs->cc)
+		snprintf(why, sizeof(why), "%s", curl_easy_strerror(rs->cc));
+	else
+		snprintf(why, sizeof(why), "HTTP %ld", rs->status);
+	snprintf(line, sizeof(line), "retrying %s %s/%s at %s: %s "
+		 "(attempt %u/%u)", rq->method, s_or(rq->bucket, ""),
+		 s_or(rq->key, ""), c->host, why, next, c->attempts);
+	sanitize(line);
+	log_warn("s3: %s", line);
+	if (notify_fn)
+		notify_fn(line);
+}
+
 /*
  * Perform rq with retries.  Returns 0 on a 2xx answer, else a negative
  * code with c->err filled in; *codep (if not NULL) gets the server's
@@ -1652,6 +1700,7 @@ static int s3_perform(struct s3_client *c, const struct s3_req *rq,
 		      struct s3_resp *rs, char **codep)
 {
 	unsigned int n, ms;
+	time_t t0 = time(NULL);
 	size_t off;
 	int r;
 
@@ -1674,10 +1723,11 @@ static int s3_perform(struct s3_client *c, const struct s3_req *rq,
 		if (!transient(rs) || n >= c->attempts)
 			break;
 		ms = backoff(c, n, rs);
-		log_debug("s3: %s %s/%s: %s %ld, retry %u in %u ms", rq->op,
-			  s_or(rq->bucket, ""), s_or(rq->key, ""),
-			  rs->cc ? curl_easy_strerror(rs->cc) : "HTTP",
-			  rs->status, n, ms);
+		/* the budget bounds a request's total time, hung or not */
+		if (time(NULL) - t0 + (time_t)(ms / 1000) >=
+		    (time_t)c->budget_s)
+			break;
+		retry_notice(c, rq, rs, n + 1);
 		c->retries++;
 		sleep_ms(ms);
 	}

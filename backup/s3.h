@@ -69,13 +69,34 @@ struct s3_config {
 	const char *secret_key;
 	const char *session_token;	/* optional */
 	const char *ca_file;	/* PEM bundle; NULL: the system's store */
-	unsigned int attempts;	/* tries per request; 0: 6 */
+	unsigned int attempts;	/* tries per request; 0: S3_ATTEMPTS */
 	unsigned int backoff_ms;	/* first back-off cap; 0: 200 */
 	unsigned int backoff_max_ms;	/* largest back-off cap; 0: 20000 */
-	unsigned int connect_timeout_s;	/* 0: 10 */
-	unsigned int stall_timeout_s;	/* abort below 1 byte/s for this
-					 * long; 0: 60 */
+	unsigned int connect_timeout_s;	/* 0: 10, or the stall time-out
+					 * when shorter */
+	unsigned int stall_timeout_s;	/* abort below S3_LOW_SPEED bytes/s
+					 * for this long; 0:
+					 * PHIVAULT_S3_TIMEOUT, else
+					 * S3_STALL_TIMEOUT */
 };
+
+/*
+ * Time-outs.  A request (with its retries) gets no new attempt once
+ * S3_BUDGET_STALLS stall time-outs have passed since it began: 5 min by
+ * default, so a hung server fails a backup in minutes, not hours.
+ */
+#define S3_ATTEMPTS		5
+#define S3_STALL_TIMEOUT	30	/* seconds */
+#define S3_LOW_SPEED		1024	/* bytes per second */
+#define S3_BUDGET_STALLS	10
+
+/*
+ * Also send each retry notice ("retrying PUT bucket/key at host: no
+ * answer for 30s (attempt 2/5)") to fn, e.g. to print it on stderr; the
+ * notice is logged at warning level either way.  Process-wide; NULL
+ * stops it.  fn may be called from any thread.
+ */
+void s3_set_notify(void (*fn)(const char *line));
 
 enum s3_lock_mode {
 	S3_LOCK_NONE = 0,

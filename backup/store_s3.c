@@ -58,10 +58,14 @@ static enum s3_lock_mode s3s_mode(enum store_lock_mode m)
 	}
 }
 
+/*
+ * Keep the client's error line; S3's verdict on the credentials
+ * becomes -EKEYREJECTED, so nobody mistakes it for a wrong passphrase.
+ */
 static int s3s_fail(struct s3_store *s, int r)
 {
 	store_set_error(&s->st, "%s", s3_last_error(s->c));
-	return r;
+	return r == -PHV_EBADKEY ? -EKEYREJECTED : r;
 }
 
 /* HEAD the version just written and insist that the lock is there. */
@@ -75,10 +79,15 @@ static int s3s_confirm(struct s3_store *s, const char *key, const char *vid,
 	if (r)
 		return s3s_fail(s, r);
 	if (info.lock_mode != mode || info.retain_until < until) {
+		char when[32] = "none";
+		time_t t = info.retain_until;
+		struct tm tm;
+
+		if (t && gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
 		store_set_error(&s->st, "%s: written without its Object Lock "
-				"(mode '%s', retain until %lld)", key,
-				s3_lock_mode_name(info.lock_mode),
-				(long long)info.retain_until);
+				"(mode '%s', retain until %s)", key,
+				s3_lock_mode_name(info.lock_mode), when);
 		return -PHV_ELOCKED;
 	}
 	return 0;
@@ -102,7 +111,7 @@ static int s3s_put(struct store *st, const char *key, const void *buf,
 	r = s3_put(s->c, s->bucket, k, buf, len, mode,
 		   mode ? retain_until : 0, &vid);
 	if (r) {
-		s3s_fail(s, r);
+		r = s3s_fail(s, r);
 		goto out;
 	}
 	if (mode) {
@@ -134,7 +143,7 @@ static int s3s_get(struct store *st, const char *key, const char *version_id,
 	r = s3_get(s->c, s->bucket, k, version_id, off, len, max, bufp,
 		   lenp);
 	if (r)
-		s3s_fail(s, r);
+		r = s3s_fail(s, r);
 	free(k);
 	return r;
 }
@@ -178,7 +187,7 @@ static int s3s_list(struct store *st, const char *prefix, store_list_fn fn,
 	do {
 		r = s3_list_versions(s->c, s->bucket, k, 0, &page);
 		if (r) {
-			s3s_fail(s, r);
+			r = s3s_fail(s, r);
 			break;
 		}
 		for (i = 0; !r && i < page.n; i++) {
@@ -214,7 +223,7 @@ static int s3s_del(struct store *st, const char *key, const char *version_id,
 		      flags & STORE_DEL_BYPASS ? S3_BYPASS_GOVERNANCE : 0,
 		      NULL);
 	if (r)
-		s3s_fail(s, r);
+		r = s3s_fail(s, r);
 	free(k);
 	return r;
 }
@@ -236,7 +245,7 @@ static int s3s_extend(struct store *st, const char *key,
 	}
 	r = s3_get_retention(s->c, s->bucket, k, version_id, &mode, &until);
 	if (r) {
-		s3s_fail(s, r);
+		r = s3s_fail(s, r);
 		goto out;
 	}
 	if (mode && until >= retain_until)
@@ -244,7 +253,7 @@ static int s3s_extend(struct store *st, const char *key,
 	r = s3_put_retention(s->c, s->bucket, k, version_id,
 			     mode ? mode : want, retain_until, 0);
 	if (r)
-		s3s_fail(s, r);
+		r = s3s_fail(s, r);
 out:
 	free(k);
 	return r;
@@ -257,7 +266,7 @@ static int s3s_server_time(struct store *st, time_t *nowp)
 
 	r = s3_server_time(s->c, s->bucket, nowp);
 	if (r)
-		s3s_fail(s, r);
+		r = s3s_fail(s, r);
 	return r;
 }
 

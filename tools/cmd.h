@@ -19,6 +19,7 @@ enum {
 	EXIT_PARTIAL = 3,	/* done, but some items failed (listed) */
 	EXIT_DAMAGED = 4,	/* fsck/check/verify found damage */
 	EXIT_BADKEY = 5,	/* wrong passphrase, key file or token */
+	EXIT_CREDS = 6,		/* S3 refused the AWS credentials */
 };
 
 struct cmd {

@@ -95,15 +95,22 @@ static const struct cmd cmds[] = {
 	  "--repo-passphrase-file F, or PHIVAULT_REPOSITORY and\n"
 	  "PHIVAULT_REPO_PASSPHRASE_FILE; --endpoint or AWS_ENDPOINT_URL." },
 	{ "backup", cmd_backup,
-	  "backup [--json] [--workers N] [--retention-step DUR] SOURCE",
+	  "backup [--json] [--workers N] [--retention-step DUR] [--host H] "
+	  "SOURCE",
 	  "Store an encrypted, deduplicated snapshot of SOURCE (a volume's\n"
 	  "CIPHERDIR, read directly with --passphrase-file F or\n"
-	  "PHIVAULT_PASSPHRASE_FILE, or a plain directory).  Exit 3 when some\n"
-	  "files could not be read (they are listed).  Objects are locked a\n"
+	  "PHIVAULT_PASSPHRASE_FILE, or a plain directory).  The snapshot\n"
+	  "records SOURCE's absolute path and the host (--host H, default\n"
+	  "this machine's name); the newest snapshot of the same host and\n"
+	  "source is the parent.  --workers N: 1 to 32 upload threads.\n"
+	  "Exit 3 when some files could not be read (they are listed); 6\n"
+	  "when S3 refuses the AWS credentials.  Objects are locked a\n"
 	  "retention step (default retention/8, at most 7d; 0 for none)\n"
 	  "beyond the retention, so the next backups need not extend them." },
-	{ "snapshots", cmd_snapshots, "snapshots [--json]",
-	  "List the snapshots in the repository." },
+	{ "snapshots", cmd_snapshots,
+	  "snapshots [--source PATH] [--host H] [--json]",
+	  "List the snapshots in the repository with their host and source,\n"
+	  "or only those of --source PATH and --host H." },
 	{ "forget", cmd_forget,
 	  "forget [--keep-last N] [--keep-daily N] [--keep-weekly N] "
 	  "[--keep-monthly N] [--dry-run]",
@@ -116,13 +123,19 @@ static const struct cmd cmds[] = {
 	  "verifies every chunk.  Exit 4 when damage is found." },
 	{ "restore", cmd_restore,
 	  "restore SNAPSHOT [PATH...] (--target DIR | --into CIPHERDIR "
-	  "[--passphrase-file F]) [--overwrite never|if-changed|always] "
-	  "[--json]",
+	  "[--passphrase-file F]) [--source PATH] [--host H] "
+	  "[--overwrite never|if-changed|always] [--workers N] [--json]",
 	  "Restore a snapshot (ID, unique ID prefix, 'latest', or a time\n"
 	  "\"2026-11-30 08:00\" meaning the newest one before it), or only\n"
 	  "PATHs of it, into DIR, or re-encrypted into the phivault volume\n"
 	  "CIPHERDIR (its passphrase from --passphrase-file or\n"
-	  "PHIVAULT_PASSPHRASE_FILE); every file is verified." },
+	  "PHIVAULT_PASSPHRASE_FILE); every file is verified.  'latest' and\n"
+	  "times mean the newest snapshot of one source: --source PATH (as\n"
+	  "'phivault snapshots' shows it) and --host H, or with --into the\n"
+	  "volume's own; with several sources and none named, restore\n"
+	  "refuses and lists them.  DIR must not be inside a volume.  Exit 3\n"
+	  "when some files failed (listed), 4 when a damaged snapshot may be\n"
+	  "the newest, 6 when S3 refuses the AWS credentials." },
 	{ "drill", cmd_drill,
 	  "drill [run|verify REPORT...|history] [--snapshot ID | --random] "
 	  "[--sample 10%] [--rpo-target 26h] [--rto-target 4h] "
@@ -179,7 +192,8 @@ static const struct cmd cmds[] = {
 
 static const char exit_text[] =
 	"Exit status: 0 success, 1 failure, 2 usage error, 3 partial success\n"
-	"(some items failed and are listed), 4 damage found, 5 wrong key.\n";
+	"(some items failed and are listed), 4 damage found, 5 wrong key,\n"
+	"6 S3 refused the AWS credentials.\n";
 
 static const struct cmd *cmd_find(const char *name)
 {
