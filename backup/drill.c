@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,15 +31,18 @@
 #include "common/log.h"
 #include "crypto/secmem.h"
 #include "drill.h"
+#include "maint.h"
+#include "testhook.h"
 
 #define VERIFY_BUF	(1U << 20)
 
 static const char *const check_names[DRILL_NCHECKS] = {
-	"snapshot", "restore", "verify", "locks", "delete-probe", "rpo", "rto",
+	"snapshot", "restore", "verify", "locks", "delete-probe",
+	"tampering", "rpo", "rto",
 };
 
 static const char *const status_names[] = {
-	"skipped", "passed", "failed", "critical",
+	"skipped", "passed", "failed", "critical", "warning",
 };
 
 const char *drill_check_name(enum drill_check_id c)
@@ -50,7 +52,7 @@ const char *drill_check_name(enum drill_check_id c)
 
 const char *drill_status_name(enum drill_status s)
 {
-	return s <= DRILL_CRITICAL ? status_names[s] : "?";
+	return s <= DRILL_WARNING ? status_names[s] : "?";
 }
 
 static double now_mono(void)
@@ -406,65 +408,13 @@ static int verify_all(const struct manifest *m, const size_t *sel,
 	return 0;
 }
 
-static int rm_cb(const char *path, const struct stat *sb, int flag,
-		 struct FTW *ftw)
-{
-	if (remove(path))
-		log_warn("drill: cannot remove %s: %s", path,
-			 strerror(errno));
-	return 0;
-}
-
-/* Let us into every restored directory, whatever mode it was given. */
-static int open_cb(const char *path, const struct stat *sb, int flag,
-		   struct FTW *ftw)
-{
-	if (flag == FTW_D || flag == FTW_DNR)
-		chmod(path, 0700);
-	return 0;
-}
-
-static void remove_scratch(const char *dir)
-{
-	int i;
-
-	/* each pass opens one more level of unreadable directories */
-	for (i = 0; i < 4; i++)
-		nftw(dir, open_cb, 16, FTW_PHYS);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int make_scratch(const struct drill_opts *o, char **dirp)
-{
-	const char *parent = o->scratch_parent;
-	char *dir = NULL;
-
-	*dirp = NULL;
-	if (!parent || !*parent)
-		parent = getenv("TMPDIR");
-	if (!parent || !*parent)
-		parent = "/var/tmp";
-	if (asprintf(&dir, "%s/phivault-drill.XXXXXX", parent) < 0)
-		return -ENOMEM;
-	if (!mkdtemp(dir)) {
-		int e = -errno;
-
-		log_err("drill: cannot create a scratch directory in %s: %s",
-			parent, strerror(errno));
-		free(dir);
-		return e;
-	}
-	*dirp = dir;
-	return 0;
-}
-
 static int restore_and_verify(struct repo *r, const struct manifest *m,
 			      const struct drill_opts *o,
 			      struct drill_result *res)
 {
 	struct restore_acc a = { .res = res, .m = m };
 	size_t *sel = NULL, nsel = 0;
-	char *dir = NULL, b2[32];
+	char *dir = NULL, *tree = NULL, b2[32];
 	uint64_t nver = 0;
 	double t0;
 	int ret;
@@ -473,7 +423,9 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 	if (ret)
 		goto out;
 	a.ok = calloc(nsel ? nsel : 1, 1);
-	ret = a.ok ? make_scratch(o, &dir) : -ENOMEM;
+	ret = a.ok ? drill_scratch_make(o->scratch_parent, &dir, &tree,
+					res->scratch_note,
+					sizeof(res->scratch_note)) : -ENOMEM;
 	if (ret) {
 		set_check(res, DRILL_RESTORE, DRILL_FAILED, "no scratch "
 			  "directory: %s", phv_strerror(ret));
@@ -483,7 +435,7 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 		 (unsigned long long)res->files_total, dir);
 
 	t0 = now_mono();
-	ret = drill_restore(r, m, sel, nsel, dir, restored_cb, &a,
+	ret = drill_restore(r, m, sel, nsel, tree, restored_cb, &a,
 			    &res->bytes_restored);
 	res->restore_seconds = now_mono() - t0;
 	if (ret) {
@@ -492,7 +444,7 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 		goto out;
 	}
 	t0 = now_mono();
-	ret = verify_all(m, sel, a.ok, nsel, dir, res, &nver);
+	ret = verify_all(m, sel, a.ok, nsel, tree, res, &nver);
 	res->verify_seconds = now_mono() - t0;
 	if (ret)
 		goto out;
@@ -521,11 +473,17 @@ static int restore_and_verify(struct repo *r, const struct manifest *m,
 			  DRILL_SKIPPED, "nothing was restored to verify");
 	ret = 0;
 out:
-	if (dir && !o->keep_scratch)
-		remove_scratch(dir);
-	else if (dir)
-		log_notice("drill: restored files kept in %s", dir);
+	if (dir && !o->keep_scratch) {
+		drill_scratch_remove(dir);
+	} else if (dir) {
+		drill_scratch_keep(dir);
+		snprintf(res->kept_scratch, sizeof(res->kept_scratch), "%s",
+			 tree);
+		log_warn("drill: --keep-scratch: plaintext PHI is left at %s",
+			 tree);
+	}
 	free(dir);
+	free(tree);
 	free(a.ok);
 	free(sel);
 	return ret;
@@ -662,7 +620,8 @@ static void delete_probe(struct lock_ctx *l, const struct drill_opts *o)
 	}
 	snprintf(res->probe_key, sizeof(res->probe_key), "%s", l->probe_key);
 	/* test-only: stand in for a server that does not enforce locks */
-	if (getenv("PHIVAULT_TEST_DRILL_PROBE_BYPASS"))
+	if (testhook_get("PHIVAULT_TEST_DRILL_PROBE_BYPASS",
+			 TESTHOOK_GUARDED))
 		flags = STORE_DEL_BYPASS;
 	ret = st->ops->del(st, l->probe_key, l->probe_vid, flags);
 	if (ret == -PHV_ELOCKED) {
@@ -736,15 +695,15 @@ static int check_locks(struct repo *r, const struct repo_snap *s,
 			  (unsigned long long)res->objects_checked,
 			  lock_name(r->mode), d);
 	else
-		set_check(res, DRILL_LOCKS, DRILL_PASSED, "%llu objects "
+		set_check(res, DRILL_LOCKS, r->mode == STORE_LOCK_GOVERNANCE ?
+			  DRILL_WARNING : DRILL_PASSED, "%llu objects "
 			  "locked in %s mode until %s or later%s%s",
 			  (unsigned long long)res->objects_checked,
 			  lock_name(r->mode), d,
 			  l.expect < res->started ? ", a date already past: "
 			  "forget may now delete this snapshot" : "",
-			  r->mode == STORE_LOCK_GOVERNANCE ? " (GOVERNANCE: "
-			  "holders of s3:BypassGovernanceRetention can still "
-			  "delete)" : "");
+			  r->mode == STORE_LOCK_GOVERNANCE ? "; " DRILL_GOV_WARN
+			  : "");
 	delete_probe(&l, o);
 out:
 	for (i = 0; i < l.npacks; i++)
@@ -754,31 +713,121 @@ out:
 	return ret == -ENOMEM ? ret : 0;
 }
 
+/* ---- tampering -------------------------------------------------------- */
+
+static void tamper_cb(const char *key, const char *what, void *arg)
+{
+	drill_problem(arg, DRILL_TAMPER, "%s: %s since its locked version",
+		      key, what);
+}
+
+static void check_tamper(struct repo *r, struct drill_result *res)
+{
+	struct maint_tamper t;
+	int ret;
+
+	if (!r->st->immutable) {
+		set_check(res, DRILL_TAMPER, DRILL_SKIPPED, "the store keeps "
+			  "no versions to compare");
+		return;
+	}
+	ret = maint_tamper_scan(r, tamper_cb, res, &t);
+	if (ret) {
+		set_check(res, DRILL_TAMPER, DRILL_FAILED, "cannot list the "
+			  "versions in the repository: %s%s%s",
+			  phv_strerror(ret), *store_error(r->st) ? ": " : "",
+			  store_error(r->st));
+		return;
+	}
+	res->tampered = maint_tampered(&t);
+	if (!res->tampered)
+		set_check(res, DRILL_TAMPER, DRILL_PASSED, "none of %llu "
+			  "objects was deleted or overwritten",
+			  (unsigned long long)t.keys);
+	else
+		set_check(res, DRILL_TAMPER, DRILL_FAILED, "repository "
+			  "tampering: %llu objects deleted or overwritten "
+			  "since their locked version; %s",
+			  (unsigned long long)res->tampered, t.lost ?
+			  "some have no locked version left" :
+			  "the locked versions are intact");
+}
+
 /* ---- RPO and RTO --------------------------------------------------------- */
 
-static void check_rpo(const struct drill_opts *o, struct drill_result *res)
+static int same_source(const struct manifest *a, const struct manifest *b)
+{
+	return !strcmp(a->host ? a->host : "", b->host ? b->host : "") &&
+		!strcmp(a->source ? a->source : "",
+			b->source ? b->source : "");
+}
+
+/*
+ * The recovery point is per source: each host + source pair's newest
+ * snapshot against the target, so one source that keeps backing up
+ * cannot hide another whose backups stopped.  res->rpo is the worst.
+ */
+static void check_rpo(const struct drill_opts *o,
+		      const struct repo_snap *s, size_t n,
+		      struct drill_result *res)
 {
 	char a[32], b[32];
+	size_t i, j, over = 0;
+	int64_t age;
+	time_t newest;
 
 	res->rpo_target = o->rpo_target > 0 ? o->rpo_target :
 		DRILL_RPO_TARGET;
 	drill_fmt_dur(res->rpo_target, b, sizeof(b));
-	if (!res->newest_time) {
-		res->rpo = -1;
+	res->rpo = -1;
+	for (i = 0; i < n; i++) {
+		if (!s[i].loaded)
+			continue;
+		for (j = 0; j < i; j++)
+			if (s[j].loaded && same_source(&s[j].m, &s[i].m))
+				break;
+		if (j < i)
+			continue;	/* judged from its first member */
+		newest = (time_t)s[i].m.time;
+		for (j = i + 1; j < n; j++)
+			if (s[j].loaded && same_source(&s[j].m, &s[i].m) &&
+			    (time_t)s[j].m.time > newest)
+				newest = (time_t)s[j].m.time;
+		res->nsources++;
+		age = (int64_t)(res->started - newest);
+		if (age < 0)
+			age = 0;
+		if (age > res->rpo)
+			res->rpo = age;
+		if (age > res->rpo_target) {
+			over++;
+			drill_fmt_dur(age, a, sizeof(a));
+			drill_problem(res, DRILL_RPO, "%s:%s: newest snapshot "
+				      "is %s old", s[i].m.host ? s[i].m.host :
+				      "", s[i].m.source ? s[i].m.source : "",
+				      a);
+		}
+	}
+	if (!res->nsources) {
 		set_check(res, DRILL_RPO, DRILL_FAILED, "no snapshot: "
 			  "nothing is recoverable (target %s)", b);
 		return;
 	}
-	res->rpo = (int64_t)(res->started - res->newest_time);
-	if (res->rpo < 0)
-		res->rpo = 0;
 	drill_fmt_dur(res->rpo, a, sizeof(a));
-	if (res->rpo > res->rpo_target)
+	if (over && res->nsources == 1)
 		set_check(res, DRILL_RPO, DRILL_FAILED, "the newest snapshot "
 			  "is %s old, over the target of %s", a, b);
-	else
+	else if (over)
+		set_check(res, DRILL_RPO, DRILL_FAILED, "%zu of %zu sources "
+			  "have no snapshot within the target of %s (the "
+			  "oldest is %s old)", over, res->nsources, b, a);
+	else if (res->nsources == 1)
 		set_check(res, DRILL_RPO, DRILL_PASSED, "the newest snapshot "
 			  "is %s old (target %s)", a, b);
+	else
+		set_check(res, DRILL_RPO, DRILL_PASSED, "the newest snapshot "
+			  "of each of %zu sources is at most %s old (target "
+			  "%s)", res->nsources, a, b);
 }
 
 static void check_rto(const struct drill_opts *o, struct drill_result *res)
@@ -833,6 +882,7 @@ static void result_init(struct repo *r, const struct drill_opts *o,
 	res->sample = o->sample > 0 && o->sample < 1 ? o->sample : 0;
 	res->rpo = -1;
 	res->rto = -1;
+	testhook_list(res->test_hooks, sizeof(res->test_hooks));
 }
 
 static void snapshot_found(const struct repo_snap *s,
@@ -902,11 +952,13 @@ int drill_run(struct repo *r, const struct drill_opts *o,
 	if (!ret)
 		ret = check_locks(r, &snaps[k], o, res);
 finish:
+	if (ret != -ENOMEM)
+		check_tamper(r, res);
 	for (i = 0; i < DRILL_NCHECKS; i++)
 		if (!res->checks[i].summary[0])
 			set_check(res, (enum drill_check_id)i, DRILL_SKIPPED,
 				  "not run");
-	check_rpo(o, res);
+	check_rpo(o, snaps, n, res);
 	check_rto(o, res);
 	res->seconds = now_mono() - t0;
 	res->finished = res->started + (time_t)(res->seconds + 0.5);
@@ -917,6 +969,8 @@ finish:
 			res->passed = 0;
 		if (res->checks[i].status == DRILL_CRITICAL)
 			res->critical = 1;
+		if (res->checks[i].status == DRILL_WARNING)
+			res->warnings++;
 	}
 	repo_snaps_free(snaps, n);
 	return ret == -ENOMEM || ret == -ENOSPC ? ret : 0;

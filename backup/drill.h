@@ -12,10 +12,22 @@
  * repo_index_load() can rebuild from its pack's trailer, so even when a
  * broken server lets the delete through no backup data is lost.
  *
- * Test-only: PHIVAULT_TEST_DRILL_PROBE_BYPASS (any value) makes the
- * probe send the GOVERNANCE bypass, standing in for a server that does
- * not enforce Object Lock, so the CRITICAL path can be tested on a real
- * server.
+ * Test-only: PHIVAULT_TEST_DRILL_PROBE_BYPASS (any value, together with
+ * PHIVAULT_TEST_HOOKS=1; see testhook.h) makes the probe send the
+ * GOVERNANCE bypass, standing in for a server that does not enforce
+ * Object Lock, so the CRITICAL path can be tested on a real server.  A
+ * report made while any PHIVAULT_TEST_* hook was set says so.
+ *
+ * Tampering: a drill also lists every version in the repository and
+ * fails when a key was deleted or overwritten after phivault wrote it
+ * (maint_tamper_scan()), even though restores still read the locked
+ * originals.  In GOVERNANCE mode the locks check is a warning, never a
+ * plain pass: the bypass permission can delete everything.
+ *
+ * The scratch directory (drill_scratch.c) holds plaintext; it is
+ * private, carries an owner record so a later drill removes it when
+ * this one is killed, and drill_scratch_abort() removes it from a
+ * signal handler.
  *
  * The result (struct drill_result) is turned into signed reports by
  * report.h; drill_run() itself writes nothing to the repository.
@@ -41,6 +53,9 @@
 #define DRILL_RPO_TARGET	(26 * 3600)	/* default, seconds */
 #define DRILL_RTO_TARGET	(4 * 3600)
 #define DRILL_MAX_PROBLEMS	50	/* listed per check; more counted */
+#define DRILL_GOV_WARN	"governance mode: credentials with " \
+			"s3:BypassGovernanceRetention can delete locked " \
+			"objects; use compliance mode for production"
 #define DRILL_ID_HEX		(2 * MF_ID_LEN + 1)
 
 /* The checks a drill makes, in report order. */
@@ -50,6 +65,7 @@ enum drill_check_id {
 	DRILL_VERIFY,		/* restored bytes match the snapshot */
 	DRILL_LOCKS,		/* what it needs is locked long enough */
 	DRILL_DELETE,		/* deleting a locked version is refused */
+	DRILL_TAMPER,		/* no key deleted or overwritten */
 	DRILL_RPO,		/* newest snapshot younger than the target */
 	DRILL_RTO,		/* estimated full restore within the target */
 	DRILL_NCHECKS
@@ -60,11 +76,12 @@ enum drill_status {
 	DRILL_PASSED,
 	DRILL_FAILED,
 	DRILL_CRITICAL,		/* a control is missing: act now */
+	DRILL_WARNING,		/* works, but weaker than it looks */
 };
 
 struct drill_check {
 	enum drill_status status;
-	char summary[256];		/* one line, for humans */
+	char summary[384];		/* one line, for humans */
 	char **problems;		/* up to DRILL_MAX_PROBLEMS lines */
 	size_t nproblems;
 	uint64_t more;			/* problems beyond those listed */
@@ -116,11 +133,19 @@ struct drill_result {
 	uint64_t objects_checked, objects_bad;
 	char probe_key[256];		/* what the delete probe tried */
 
-	int64_t rpo, rpo_target;	/* seconds; rpo -1: no snapshot */
+	int64_t rpo, rpo_target;	/* seconds; rpo -1: no snapshot;
+					 * the worst of all sources */
+	size_t nsources;		/* host + source pairs */
+	uint64_t tampered;		/* keys deleted or overwritten */
+	char test_hooks[256];		/* PHIVAULT_TEST_* set, "" none */
+	char kept_scratch[4096];	/* --keep-scratch: plaintext here */
+	char scratch_note[2048];	/* leftovers removed or found */
 	int64_t rto, rto_target;	/* rto -1: could not be measured */
 
 	struct drill_check checks[DRILL_NCHECKS];
-	int passed;			/* every check passed or skipped */
+	int passed;			/* every check passed, skipped or
+					 * warned */
+	int warnings;			/* checks with DRILL_WARNING */
 	int critical;			/* some check is DRILL_CRITICAL */
 };
 
@@ -135,6 +160,24 @@ int drill_run(struct repo *r, const struct drill_opts *o,
 	      struct drill_result *res);
 
 void drill_result_release(struct drill_result *res);
+
+/*
+ * The scratch directory (drill_scratch.c).  drill_scratch_make() removes
+ * the leftovers of dead drills in parent (NULL: a private 0700
+ * directory under $TMPDIR or /var/tmp), then creates *dirp with an
+ * owner record and the empty restore target *treep inside (both
+ * malloc'ed).  What the sweep removed or found is appended to note, one
+ * line each (for stderr: the library only logs).
+ * drill_scratch_remove() removes it, drill_scratch_keep()
+ * drops the owner record so it stays (and is named by every later
+ * drill).  drill_scratch_abort() removes the current scratch directory
+ * and is async-signal-safe: call it from SIGTERM/SIGINT/SIGHUP handlers.
+ */
+int drill_scratch_make(const char *parent, char **dirp, char **treep,
+		       char *note, size_t notesize);
+void drill_scratch_remove(const char *dir);
+void drill_scratch_keep(const char *dir);
+void drill_scratch_abort(void);
 
 /* "snapshot", "restore", ... and "passed", "failed", ... */
 const char *drill_check_name(enum drill_check_id c);

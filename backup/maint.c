@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * maint.c - forget, prune and check (see maint.h).
+ * maint.c - forget, prune, check and the tampering scan (see maint.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -297,6 +297,71 @@ out:
 	return ret;
 }
 
+/* ---- tampering -------------------------------------------------------- */
+
+struct tamper_ctx {
+	struct maint_tamper *t;
+	maint_tamper_fn fn;
+	void *arg;
+	char *key;			/* the key being collected */
+	size_t nentries;
+	int latest_marker;		/* its newest entry is a marker */
+	int oldest_marker;		/* its oldest entry is a marker */
+};
+
+static void tamper_flush(struct tamper_ctx *c)
+{
+	if (!c->key)
+		return;
+	c->t->keys++;
+	if (c->nentries > 1 || c->latest_marker) {
+		if (c->latest_marker)
+			c->t->deleted++;
+		else
+			c->t->overwritten++;
+		if (c->oldest_marker)
+			c->t->lost++;
+		if (c->fn)
+			c->fn(c->key, c->latest_marker ? "deleted" :
+			      "overwritten", c->arg);
+	}
+	free(c->key);
+	c->key = NULL;
+}
+
+static int tamper_cb(const struct store_entry *e, void *arg)
+{
+	struct tamper_ctx *c = arg;
+
+	if (!strncmp(e->key, "locks/", 6))
+		return 0;
+	if (!c->key || strcmp(c->key, e->key)) {
+		tamper_flush(c);
+		c->key = strdup(e->key);
+		if (!c->key)
+			return -ENOMEM;
+		c->nentries = 0;
+		c->latest_marker = e->is_delete_marker;
+	}
+	c->nentries++;
+	c->oldest_marker = e->is_delete_marker;
+	return 0;
+}
+
+int maint_tamper_scan(struct repo *r, maint_tamper_fn fn, void *arg,
+		      struct maint_tamper *t)
+{
+	struct tamper_ctx c = { .t = t, .fn = fn, .arg = arg };
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = r->st->ops->list(r->st, "", tamper_cb, &c);
+	if (!ret)
+		tamper_flush(&c);
+	free(c.key);
+	return ret;
+}
+
 /* ---- check ------------------------------------------------------------- */
 
 static int check_blob(struct repo *r, const struct mf_pack *p,
@@ -366,6 +431,41 @@ static int check_snap(struct repo *r, struct repo_snap *s, int read_data,
 	return ret;
 }
 
+static void tamper_line(const char *key, const char *what, void *arg)
+{
+	struct { FILE *out; unsigned long n; } *c = arg;
+
+	if (c->n++ < 20)
+		fprintf(c->out, "tampered: %s (%s since its locked version)\n",
+			key, what);
+}
+
+/* Print the tampering verdict; 1 when some key was tampered with. */
+static int check_tamper(struct repo *r, FILE *out, int *errp)
+{
+	struct { FILE *out; unsigned long n; } c = { out, 0 };
+	struct maint_tamper t;
+	uint64_t n;
+
+	*errp = maint_tamper_scan(r, tamper_line, &c, &t);
+	if (*errp)
+		return 0;
+	n = maint_tampered(&t);
+	if (!n)
+		return 0;
+	if (c.n > 20)
+		fprintf(out, "tampered: ... and %lu more\n", c.n - 20);
+	fprintf(out, "repository tampering: %llu objects deleted or "
+		"overwritten since their locked version; ",
+		(unsigned long long)n);
+	if (t.lost)
+		fprintf(out, "%llu of them have no locked version left\n",
+			(unsigned long long)t.lost);
+	else
+		fprintf(out, "the locked versions are intact\n");
+	return 1;
+}
+
 int maint_check(struct repo *r, int read_data, FILE *out)
 {
 	struct repo_snap *s = NULL;
@@ -373,6 +473,10 @@ int maint_check(struct repo *r, int read_data, FILE *out)
 	size_t n, i;
 	int ret, e, bad = 0;
 
+	/* tampering first: an alarm must not wait for a long read */
+	bad = check_tamper(r, out, &ret);
+	if (ret)
+		return ret;
 	ret = repo_snaps_load(r, &s, &n);
 	if (ret)
 		return ret;

@@ -255,16 +255,18 @@ static void json_check(FILE *f, const struct drill_result *d, size_t c)
 		c + 1 < DRILL_NCHECKS ? "," : "");
 }
 
-static void json_causes(FILE *f, const struct drill_result *d)
+/* "causes" (failed and critical checks) or "warnings". */
+static void json_causes(FILE *f, const struct drill_result *d, int warn)
 {
 	size_t c, n = 0;
 
-	fputs("  \"causes\": [", f);
+	fprintf(f, "  \"%s\": [", warn ? "warnings" : "causes");
 	for (c = 0; c < DRILL_NCHECKS; c++) {
 		const struct drill_check *k = &d->checks[c];
-		char line[320];
+		char line[480];
 
-		if (k->status != DRILL_FAILED && k->status != DRILL_CRITICAL)
+		if (warn ? k->status != DRILL_WARNING :
+		    k->status != DRILL_FAILED && k->status != DRILL_CRITICAL)
 			continue;
 		snprintf(line, sizeof(line), "%s: %s", drill_check_name(c),
 			 k->summary);
@@ -301,7 +303,9 @@ static void json_body(FILE *f, const struct drill_result *d)
 	JI("started_epoch", d->started);
 	JI("finished_epoch", d->finished);
 	JD("seconds", d->seconds);
-	json_causes(f, d);
+	json_causes(f, d, 0);
+	json_causes(f, d, 1);
+	JS("test_hooks", d->test_hooks);
 	JS("snapshot", d->snapshot);
 	JI("snapshot_time_epoch", d->snapshot_time);
 	JI("snapshot_retain_until_epoch", d->snapshot_retain_until);
@@ -325,6 +329,8 @@ static void json_body(FILE *f, const struct drill_result *d)
 	JU("objects_checked", d->objects_checked);
 	JU("objects_bad", d->objects_bad);
 	JS("delete_probe_key", d->probe_key);
+	JU("tampered_objects", d->tampered);
+	JU("sources", d->nsources);
 	JI("rpo_seconds", d->rpo);
 	JI("rpo_target_seconds", d->rpo_target);
 	JI("rto_seconds", d->rto);
@@ -343,7 +349,16 @@ static void text_body(FILE *f, const struct drill_result *d)
 	size_t c, i;
 
 	drill_fmt_time(d->started, t1, sizeof(t1));
-	fprintf(f, "phivault restore drill %s: %s\n", d->id, verdict(d));
+	fprintf(f, "phivault restore drill %s: %s", d->id, verdict(d));
+	if (d->warnings)
+		fprintf(f, " with %d warning%s", d->warnings,
+			d->warnings > 1 ? "s" : "");
+	fputc('\n', f);
+	if (d->test_hooks[0]) {
+		fputs("TEST HOOKS WERE ACTIVE (", f);
+		text_str(f, d->test_hooks);
+		fputs("): this report is not evidence for production\n", f);
+	}
 	fprintf(f, "repository %s", d->repo_id);
 	if (d->repo_url[0]) {
 		fputs(" (", f);
@@ -403,6 +418,9 @@ static const char css[] =
 	"color:#fff;font-weight:700;font-size:18px;letter-spacing:.05em}"
 	".passed{background:#2e7d32}.failed{background:#c62828}"
 	".critical{background:#8e0000}.skipped{background:#78909c}"
+	".warning{background:#e65100}"
+	".warn{margin-top:18px;background:#fff3e0;"
+	"border-left:5px solid #e65100;padding:10px 16px;border-radius:4px}"
 	".tiles{display:flex;flex-wrap:wrap;gap:12px;margin-top:18px}"
 	".tile{background:#fff;border-radius:8px;padding:12px 16px;"
 	"min-width:190px;flex:1;box-shadow:0 1px 3px rgba(0,0,0,.12)}"
@@ -646,10 +664,36 @@ static void html_tiles(FILE *f, const struct drill_result *d)
 }
 
 /* The failed checks in one box at the top, for whoever reads no further. */
+static void html_warnings(FILE *f, const struct drill_result *d)
+{
+	size_t c;
+
+	if (d->test_hooks[0]) {
+		fputs("<div class=\"warn\"><b>Test hooks were active (", f);
+		html_str(f, d->test_hooks);
+		fputs("): this report is not evidence for production</b></div>"
+		      "\n", f);
+	}
+	if (!d->warnings)
+		return;
+	fputs("<div class=\"warn\"><b>Warnings</b><ul>", f);
+	for (c = 0; c < DRILL_NCHECKS; c++) {
+		const struct drill_check *k = &d->checks[c];
+
+		if (k->status != DRILL_WARNING)
+			continue;
+		fprintf(f, "<li><b>%s</b>: ", drill_check_name(c));
+		html_str(f, k->summary);
+		fputs("</li>", f);
+	}
+	fputs("</ul></div>\n", f);
+}
+
 static void html_causes(FILE *f, const struct drill_result *d)
 {
 	size_t c;
 
+	html_warnings(f, d);
 	if (d->passed)
 		return;
 	fputs("<div class=\"why\"><b>Why it did not pass</b><ul>", f);

@@ -9,9 +9,18 @@
  * its Object Lock (enabled, in the expected mode), the clocks (server vs
  * local, REPO_CLOCK_SKEW_MAX), the age of the newest backup (vs rpo) and
  * of the newest drill (vs drill-interval, plus a day for the timer's
- * random delay).  Each prints one line, PASS, FAIL or SKIP, and a FAIL
- * says what to do.  A check that cannot run because an earlier one failed
- * or because the file does not configure it is a SKIP, never a PASS.
+ * random delay), and that no repository object was deleted or overwritten
+ * since it was written (tampering).  Each prints one line, PASS, WARN,
+ * FAIL or SKIP, and a FAIL or WARN says what to do.  A check that cannot
+ * run because an earlier one failed or because the file does not
+ * configure it is a SKIP, never a PASS.  A WARN marks a working control
+ * that is weaker than it looks (GOVERNANCE mode: the bypass permission
+ * can delete every backup); it does not make the doctor exit non-zero,
+ * because governance is a legitimate, configured choice for test and
+ * staging repositories; the last line counts the warnings.
+ *
+ * The doctor runs no hooks and starts no programs but the mount probe
+ * (a fork of itself), so it hands no secret to anything.
  *
  * The doctor never writes: it unlocks the volume only to derive the
  * audit key and closes it at once, opens the repository without taking
@@ -33,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/drill.h"
+#include "backup/maint.h"
 #include "backup/repo.h"
 #include "backup/report.h"
 #include "backup/s3.h"
@@ -50,7 +61,7 @@
 #define PROBE_TIMEOUT	10		/* seconds for statfs + stat */
 #define DRILL_GRACE	86400		/* timer delay and run time */
 
-enum verdict { PASS, FAIL, SKIP };
+enum verdict { PASS, FAIL, SKIP, WARN };
 
 struct doctor {
 	const struct conf *c;
@@ -58,7 +69,7 @@ struct doctor {
 	struct store *st;
 	struct repo *repo;
 	time_t now;			/* server clock when known */
-	int nfail;
+	int nfail, nwarn;
 };
 
 static void say(struct doctor *d, enum verdict v, const char *check,
@@ -67,7 +78,7 @@ static void say(struct doctor *d, enum verdict v, const char *check,
 static void say(struct doctor *d, enum verdict v, const char *check,
 		const char *fix, const char *fmt, ...)
 {
-	static const char *const word[] = { "PASS", "FAIL", "SKIP" };
+	static const char *const word[] = { "PASS", "FAIL", "SKIP", "WARN" };
 	va_list ap;
 
 	printf("%s  %-10s ", word[v], check);
@@ -75,10 +86,12 @@ static void say(struct doctor *d, enum verdict v, const char *check,
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	if (v == FAIL && fix)
+	if ((v == FAIL || v == WARN) && fix)
 		printf("      %-10s fix: %s\n", "", fix);
 	if (v == FAIL)
 		d->nfail++;
+	if (v == WARN)
+		d->nwarn++;
 	fflush(stdout);
 }
 
@@ -413,6 +426,12 @@ static void check_lock_and_clock(struct doctor *d)
 		    "with lock-mode", "bucket %s defaults to %s, the file "
 		    "expects %s", bucket, s3_lock_mode_name(lc.default_mode),
 		    mode_name(want));
+	else if (want == STORE_LOCK_GOVERNANCE)
+		say(d, WARN, "lock", "for production, make a repository with "
+		    "'repo init --lock-mode compliance', or take "
+		    "s3:BypassGovernanceRetention from the backup's "
+		    "credentials", "bucket %s has Object Lock; " DRILL_GOV_WARN
+		    "%s", bucket, d->repo ? "" : " (repository unread)");
 	else
 		say(d, PASS, "lock", NULL, "bucket %s has Object Lock; "
 		    "objects are locked in %s mode%s", bucket,
@@ -512,11 +531,39 @@ static void check_drill_age(struct doctor *d)
 	free(h);
 }
 
+static void check_tamper(struct doctor *d)
+{
+	struct maint_tamper t;
+	int r;
+
+	if (!d->repo->st->immutable) {
+		say(d, SKIP, "tampering", NULL, "the store keeps no versions");
+		return;
+	}
+	r = maint_tamper_scan(d->repo, NULL, NULL, &t);
+	if (r)
+		say(d, FAIL, "tampering", "check the credentials' "
+		    "s3:ListBucketVersions permission", "cannot list the "
+		    "versions: %s", phv_strerror(r));
+	else if (maint_tampered(&t))
+		say(d, FAIL, "tampering", "treat as a security incident: "
+		    "rotate the backup's S3 keys, then run 'phivault -V NAME "
+		    "check' for the list", "repository tampering: %llu "
+		    "objects deleted or overwritten since their locked "
+		    "version; %s", (unsigned long long)maint_tampered(&t),
+		    t.lost ? "some have no locked version left" :
+		    "the locked versions are intact");
+	else
+		say(d, PASS, "tampering", NULL, "none of %llu objects was "
+		    "deleted or overwritten", (unsigned long long)t.keys);
+}
+
 static void check_backups(struct doctor *d)
 {
 	const char *url = get(d, CONF_REPOSITORY);
 	static const char *const names[] = {
 		"repository", "lock", "clock", "backup", "drill",
+		"tampering",
 	};
 	size_t i;
 
@@ -532,10 +579,12 @@ static void check_backups(struct doctor *d)
 	if (!d->repo) {
 		say(d, SKIP, "backup", NULL, "repository not open");
 		say(d, SKIP, "drill", NULL, "repository not open");
+		say(d, SKIP, "tampering", NULL, "repository not open");
 		return;
 	}
 	check_backup_age(d);
 	check_drill_age(d);
+	check_tamper(d);
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -569,7 +618,10 @@ int cmd_doctor(int argc, char **argv)
 	check_backups(&d);
 	repo_free(d.repo);
 	store_free(d.st);
-	printf("%s\n", d.nfail ? "some checks failed" : "no check failed");
+	printf("%s", d.nfail ? "some checks failed" : "no check failed");
+	if (d.nwarn)
+		printf(", %d warning%s", d.nwarn, d.nwarn > 1 ? "s" : "");
+	printf("\n");
 	conf_free(c);
 	return d.nfail ? EXIT_FAIL : EXIT_OK;
 }

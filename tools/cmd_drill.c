@@ -14,6 +14,10 @@
  * report directory (--report-dir; default /var/lib/phivault/drills for
  * root, else the current directory), mode 0600, by temp file and rename,
  * and a sealed copy of the JSON into the repository under drills/.
+ *
+ * SIGTERM, SIGINT and SIGHUP remove the scratch directory (plaintext)
+ * before the drill dies of the signal.  The alert hook gets a cleaned
+ * environment (hook_env()): no S3 keys, passphrase files or tokens.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +43,7 @@
 
 #define ROOT_REPORT_DIR	"/var/lib/phivault/drills"
 #define HOOK_TIMEOUT_S	60
+#define HOOK_ENV_MAX	64
 
 enum {
 	OPT_REPO = 0x2101, OPT_REPO_PASS, OPT_ENDPOINT, OPT_JSON,
@@ -272,14 +277,77 @@ static const char *report_dir(const struct dopts *o)
 	return ROOT_REPORT_DIR;
 }
 
+static int ends_with(const char *name, size_t len, const char *sfx)
+{
+	size_t n = strlen(sfx);
+
+	return len >= n && !strncmp(name + len - n, sfx, n);
+}
+
+/* 1 when the environment entry e ("NAME=value") may reach the hook. */
+static int hook_env_ok(const char *e)
+{
+	static const char *const keep[] = {
+		"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME",
+		"TMPDIR",
+	};
+	static const char *const secret[] = {
+		"_PIN", "_SECRET", "_TOKEN", "_PASSWORD", "_PASS", "_KEY",
+		"_PASSPHRASE", "_PASSPHRASE_FILE", "_CREDENTIALS",
+	};
+	const char *eq = strchr(e, '=');
+	size_t len, i;
+
+	if (!eq)
+		return 0;
+	len = (size_t)(eq - e);
+	for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+		if (ends_with(e, len, secret[i]))
+			return 0;
+	if (memmem(e, len, "PASS", 4) || memmem(e, len, "SECRET", 6))
+		return 0;
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (strlen(keep[i]) == len && !strncmp(e, keep[i], len))
+			return 1;
+	return !strncmp(e, "LC_", 3) || !strncmp(e, "PHIVAULT_ALERT_", 15);
+}
+
+/*
+ * The hook's environment: an allow-list (PATH, HOME, locale, TZ, user,
+ * PHIVAULT_ALERT_*) minus anything named like a secret, plus the two
+ * PHIVAULT_DRILL_* variables.  Built before fork(), the strings are
+ * borrowed from environ and from the two buffers.
+ */
+static void hook_env(const char **envp, char *res, size_t rsize,
+		     char *rep, size_t psize, const char *result,
+		     const char *path)
+{
+	extern char **environ;
+	size_t n = 0;
+	char **e;
+
+	for (e = environ; e && *e && n < HOOK_ENV_MAX - 3; e++)
+		if (hook_env_ok(*e))
+			envp[n++] = *e;
+	snprintf(res, rsize, "PHIVAULT_DRILL_RESULT=%s", result);
+	snprintf(rep, psize, "PHIVAULT_DRILL_REPORT=%s", path ? path : "");
+	envp[n++] = res;
+	envp[n++] = rep;
+	envp[n] = NULL;
+}
+
 /* Feed json to `sh -c hook` on stdin; wait at most HOOK_TIMEOUT_S. */
 static int run_hook(const char *hook, const char *json, size_t len,
 		    const char *result, const char *path)
 {
 	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+	const char *envp[HOOK_ENV_MAX];
+	char rvar[64], pvar[4200];
 	int fds[2], status = 0, i;
 	pid_t pid, w = 0;
 
+	hook_env(envp, rvar, sizeof(rvar), pvar, sizeof(pvar), result,
+		 path);
 	if (pipe(fds))
 		return -errno;
 	pid = fork();
@@ -292,10 +360,9 @@ static int run_hook(const char *hook, const char *json, size_t len,
 		dup2(fds[0], 0);
 		close(fds[0]);
 		close(fds[1]);
-		setenv("PHIVAULT_DRILL_RESULT", result, 1);
-		setenv("PHIVAULT_DRILL_REPORT", path ? path : "", 1);
 		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
+		execle("/bin/sh", "sh", "-c", hook, (char *)NULL,
+		       (char *const *)envp);
 		_exit(127);
 	}
 	close(fds[0]);
@@ -397,6 +464,42 @@ static int save_local(const struct dopts *o, const struct drill_result *d,
 	return ret;
 }
 
+/* The scratch sweep's lines, on stderr even when logging to syslog. */
+static void print_notes(const char *note)
+{
+	const char *nl;
+
+	for (; *note; note = nl + 1) {
+		nl = strchr(note, '\n');
+		if (!nl)
+			break;
+		fail("warning: %.*s", (int)(nl - note), note);
+	}
+}
+
+/* Remove the plaintext scratch directory, then die of the signal. */
+static void on_signal(int sig)
+{
+	drill_scratch_abort();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void catch_signals(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 static int drill_main(struct dopts *o)
 {
 	struct drill_result d;
@@ -418,9 +521,20 @@ static int drill_main(struct dopts *o)
 	}
 	o->d.server_now = now;
 	snprintf(d.repo_url, sizeof(d.repo_url), "%s", o->repo);
+	if (o->d.keep_scratch)
+		fail("WARNING: --keep-scratch leaves the restored plaintext "
+		     "PHI on disk after the drill");
+	catch_signals();
 	ret = drill_run(r, &o->d, &d);
 	if (ret)
 		fail("the drill stopped early: %s", phv_strerror(ret));
+	print_notes(d.scratch_note);
+	if (d.kept_scratch[0])
+		fail("WARNING: plaintext PHI is left at %s (--keep-scratch); "
+		     "remove it with 'rm -rf' when done", d.kept_scratch);
+	if (d.test_hooks[0])
+		fail("WARNING: test hooks are set (%s): the report is marked "
+		     "as made with test hooks", d.test_hooks);
 	ret = render_all(r, &d, &rd);
 	if (ret) {
 		fail("cannot write the drill report: %s", phv_strerror(ret));
@@ -444,9 +558,15 @@ static int drill_main(struct dopts *o)
 	else if (!o->quiet)
 		fwrite(rd.buf[REPORT_TEXT], 1, rd.len[REPORT_TEXT], stdout);
 	if (d.critical)
-		fail("CRITICAL: %s", d.checks[DRILL_DELETE].status ==
-		     DRILL_CRITICAL ? d.checks[DRILL_DELETE].summary :
+		fail("%s", d.checks[DRILL_DELETE].status == DRILL_CRITICAL ?
+		     d.checks[DRILL_DELETE].summary :
 		     d.checks[DRILL_LOCKS].summary);
+	if (d.checks[DRILL_TAMPER].status == DRILL_FAILED && d.tampered)
+		fail("%s", d.checks[DRILL_TAMPER].summary);
+	if (d.warnings && !o->quiet)
+		fail("warning: %s", d.checks[DRILL_LOCKS].status ==
+		     DRILL_WARNING ? d.checks[DRILL_LOCKS].summary :
+		     "see the report");
 	if (status != EXIT_OK && o->alert_hook)
 		run_hook(o->alert_hook, rd.buf[REPORT_JSON],
 			 rd.len[REPORT_JSON], d.critical ? "critical" :
@@ -547,11 +667,13 @@ static void history_json(const struct drill_hist *h, size_t n)
 	for (i = 0; i < n; i++) {
 		printf("%s\n  {\"drill_id\": \"%s\", \"started_epoch\": %lld, "
 		       "\"result\": \"%s\", \"verified\": %s, "
+		       "\"signature\": \"%s\", "
 		       "\"snapshot\": \"%s\", \"rpo_seconds\": %lld, "
 		       "\"rto_seconds\": %lld, \"key\": \"%s\", \"cause\": \"",
 		       i ? "," : "", h[i].id, (long long)h[i].time,
 		       h[i].critical ? "critical" : h[i].passed ? "passed" :
 		       "failed", h[i].verified ? "true" : "false",
+		       h[i].verified ? "ok" : "BADSIG",
 		       h[i].snapshot, (long long)h[i].rpo,
 		       (long long)h[i].rto, h[i].key);
 		for (k = 0; h[i].cause[k]; k++)
@@ -584,6 +706,9 @@ static int history_main(struct dopts *o)
 		goto out;
 	}
 	status = EXIT_OK;
+	for (i = 0; i < n; i++)
+		if (!h[i].verified)
+			status = EXIT_DAMAGED;	/* in both forms */
 	if (o->json) {
 		history_json(h, n);
 		goto out;
@@ -598,8 +723,6 @@ static int history_main(struct dopts *o)
 		       !h[i].verified ? "BADSIG" : h[i].critical ? "CRITICAL"
 		       : h[i].passed ? "passed" : "failed", h[i].snapshot, a,
 		       b, h[i].cause);
-		if (!h[i].verified)
-			status = EXIT_DAMAGED;
 	}
 out:
 	free(h);

@@ -139,15 +139,23 @@ static const struct cmd cmds[] = {
 	{ "drill", cmd_drill,
 	  "drill [run|verify REPORT...|history] [--snapshot ID | --random] "
 	  "[--sample 10%] [--rpo-target 26h] [--rto-target 4h] "
-	  "[--report-dir DIR] [--alert-hook CMD] [--json]",
+	  "[--report-dir DIR] [--alert-hook CMD] [--scratch DIR] "
+	  "[--keep-scratch] [--no-lock-check] [--no-delete-probe] "
+	  "[--no-store] [-q|--quiet] [--json]",
 	  "Restore a snapshot (or a random --sample of its files) into a\n"
 	  "scratch directory, verify every byte, check the Object Lock of\n"
 	  "every object it needs (and that a locked version cannot be\n"
-	  "deleted), measure RPO and RTO against the targets, and write a\n"
-	  "signed JSON, text and HTML report (docs/DRILLS.md).  Exit 1 when\n"
-	  "any check fails, after running --alert-hook.  'verify' checks a\n"
-	  "report's signature (exit 4 when it was edited); 'history' lists\n"
-	  "the drills kept in the repository." },
+	  "deleted), look for deleted or overwritten objects, measure RPO\n"
+	  "(per source) and RTO against the targets, and write a signed\n"
+	  "JSON, text and HTML report (docs/DRILLS.md).  Exit 1 when any\n"
+	  "check fails, after running --alert-hook.  --scratch DIR: restore\n"
+	  "under DIR (default a private 0700 directory in $TMPDIR or\n"
+	  "/var/tmp); --keep-scratch leaves the PLAINTEXT restore there;\n"
+	  "--no-lock-check, --no-delete-probe: skip those checks; --no-store:\n"
+	  "keep no copy in the repository; -q: no text summary; --json: the\n"
+	  "JSON report instead.  'verify' checks a report's signature (exit\n"
+	  "4 when it was edited); 'history' lists the drills kept in the\n"
+	  "repository (exit 4 when one does not verify)." },
 	{ "policy", cmd_policy,
 	  "policy check FILE | policy set [--passphrase-file F | ...] "
 	  "CIPHERDIR FILE | policy remove [--passphrase-file F | ...] "

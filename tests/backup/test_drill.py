@@ -12,13 +12,18 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
-from backup_util import FAST_ARGON, Phv, make_tree
+from backup_util import FAST_ARGON, PHIVAULT, Phv, make_tree
 from conftest import clean_env
+
+
+GOV_WARN = ("governance mode: credentials with s3:BypassGovernanceRetention "
+            "can delete locked objects; use compliance mode for production")
 
 
 def run_drill(phv, tmp, *args, **kw):
@@ -96,7 +101,14 @@ def test_healthy_repository_passes(s3, tool):
     assert r.returncode == 0, (r.out, r.err)
     rep = r.report
     assert rep["result"] == "passed" and rep["causes"] == []
-    assert {c["status"] for c in rep["checks"]} == {"passed"}, rep
+    # GOVERNANCE works but is not a plain pass (F22)
+    assert {c["status"] for c in rep["checks"]} == {"passed", "warning"}
+    assert check(rep, "locks")["status"] == "warning"
+    assert GOV_WARN in check(rep, "locks")["summary"]
+    assert rep["warnings"] == ["locks: " + check(rep, "locks")["summary"]]
+    assert GOV_WARN in r.out and "passed with 1 warning" in r.out
+    assert check(rep, "tampering")["status"] == "passed"
+    assert rep["test_hooks"] == ""
     assert rep["files_restored"] == rep["files_total"] == 22
     assert rep["files_bad"] == 0
     assert rep["objects_checked"] >= 5 and rep["objects_bad"] == 0
@@ -248,16 +260,40 @@ def test_rto_over_target_fails(s3):
         assert r.returncode == 0
 
 
-def test_drill_after_ransomware_passes(s3, tool):
-    phv, src, tmp, bucket = s3
+def ransomware(tool, bucket, tmp):
+    """Overwrite and then delete every key with the backup's credentials
+    (no bypass): the locked first versions stay underneath."""
     junk = tmp / "junk"
     junk.write_bytes(b"encrypted by ransomware")
-    for v in versions(tool, bucket, "repo/"):
-        tool.run("put", bucket, v["key"], junk)
-        tool.run("rm", bucket, v["key"])
-    r = run_drill(phv, tmp)
-    assert r.returncode == 0, (r.out, r.err, r.report["causes"])
-    assert r.report["files_restored"] == r.report["files_total"]
+    keys = {v["key"] for v in versions(tool, bucket, "repo/")}
+    for k in sorted(keys):
+        tool.run("put", bucket, k, junk)
+        tool.run("rm", bucket, k)
+    return {k for k in keys if not k.startswith("repo/locks/")}
+
+
+def test_drill_after_ransomware_restores_but_alarms(s3, tool):
+    """F11: the data survives, and the drill fails loudly about it."""
+    phv, src, tmp, bucket = s3
+    keys = ransomware(tool, bucket, tmp)
+    hook_out = tmp / "alert.json"
+    r = run_drill(phv, tmp, "--alert-hook", "cat > %s" % hook_out)
+    assert r.returncode == 1, (r.out, r.err)
+    rep = r.report
+    assert rep["files_restored"] == rep["files_total"]
+    assert check(rep, "restore")["status"] == "passed"
+    assert check(rep, "verify")["status"] == "passed"
+    t = check(rep, "tampering")
+    assert t["status"] == "failed"
+    assert ("repository tampering: %d objects deleted or overwritten since "
+            "their locked version; the locked versions are intact"
+            % len(keys)) in t["summary"], t
+    assert rep["tampered_objects"] == len(keys)
+    assert "tampering:" in causes(rep)
+    assert "repository tampering" in r.err
+    listed = problems(rep, "tampering")
+    assert "config: deleted" in listed
+    assert json.loads(hook_out.read_text())["result"] == "failed"
 
 
 def test_edited_report_fails_verify(s3):
@@ -369,10 +405,16 @@ def test_deletable_locked_version_is_critical(s3, tool):
     r = run_drill(phv, tmp, "--alert-hook",
                   "cat > %s; echo $PHIVAULT_DRILL_RESULT > %s.result"
                   % (out, out),
-                  env={"PHIVAULT_TEST_DRILL_PROBE_BYPASS": "1"})
+                  env={"PHIVAULT_TEST_DRILL_PROBE_BYPASS": "1",
+                       "PHIVAULT_TEST_HOOKS": "1"})
     assert r.returncode == 1, (r.out, r.err)
     rep = r.report
     assert rep["result"] == "critical"
+    # the hook is loud and the report says it was made with it (F26)
+    assert "test hook PHIVAULT_TEST_DRILL_PROBE_BYPASS=1 is active" in r.err
+    assert "PHIVAULT_TEST_DRILL_PROBE_BYPASS" in rep["test_hooks"]
+    assert "TEST HOOKS WERE ACTIVE" in r.files[".txt"].read_text()
+    assert "CRITICAL: CRITICAL" not in r.err
     assert check(rep, "delete-probe")["status"] == "critical"
     assert "CRITICAL" in r.err and "DELETED" in r.err
     assert "delete-probe: CRITICAL" in causes(rep)
@@ -427,3 +469,178 @@ def test_targets_and_sample_from_the_environment(tmp_path):
                   env=env)
     assert r.returncode == 0, r.report["causes"]
     assert r.report["sample"] == 0
+
+
+def test_bypass_hook_needs_test_hooks_enabled(s3, tool):
+    """F26: PHIVAULT_TEST_DRILL_PROBE_BYPASS alone changes nothing."""
+    phv, src, tmp, bucket = s3
+    r = run_drill(phv, tmp, "--sample", "10%",
+                  env={"PHIVAULT_TEST_DRILL_PROBE_BYPASS": "1"})
+    assert r.returncode == 0, (r.out, r.err)
+    assert "refused" in check(r.report, "delete-probe")["summary"]
+    assert "ignored" in r.err and "PHIVAULT_TEST_HOOKS=1" in r.err
+    # the variable was set, so the report is still marked
+    assert "PHIVAULT_TEST_DRILL_PROBE_BYPASS" in r.report["test_hooks"]
+    assert versions(tool, bucket, "repo/" + r.report["delete_probe_key"])
+
+
+def test_quiet_and_json_output(s3):
+    """F7: --json prints the JSON report only; -q prints no text."""
+    phv, src, tmp, _ = s3
+    r = run_drill(phv, tmp, "-q", "--json", "--sample", "10%")
+    assert r.returncode == 0, r.err
+    assert json.loads(r.out)["drill_id"] == r.report["drill_id"]
+    r = run_drill(phv, tmp, "-q", "--sample", "10%")
+    assert r.returncode == 0 and r.out == "", r.out
+    h = phv.run("help", "drill", check=0)
+    for opt in ("--scratch", "--keep-scratch", "--no-lock-check",
+                "--no-delete-probe", "--no-store", "--quiet"):
+        assert opt in h.out + h.err, opt
+
+
+def test_history_json_exits_4_on_bad_report(s3, tool):
+    """F20: a stored report that does not verify: exit 4 in both forms."""
+    phv, src, tmp, bucket = s3
+    run_drill(phv, tmp, "--sample", "10%")
+    junk = tmp / "junk"
+    junk.write_bytes(b"not a report")
+    tool.ok("put", bucket,
+            "repo/drills/20261204T192000Z-" + "de" * 16 + ".report", junk)
+    h = phv.run("drill", "history", "--json")
+    assert h.returncode == 4, (h.out, h.err)
+    hist = json.loads(h.out)
+    bad = [e for e in hist if not e["verified"]]
+    assert len(bad) == 1 and bad[0]["signature"] == "BADSIG"
+    assert bad[0]["result"] != "passed"
+    assert [e["signature"] for e in hist if e["verified"]] == ["ok"]
+    assert phv.run("drill", "history").returncode == 4
+
+
+def test_alert_hook_gets_no_secrets(s3):
+    """F12: the hook runs with a cleaned environment."""
+    phv, src, tmp, _ = s3
+    dump = tmp / "hook.env"
+    env = {"PHIVAULT_ALERT_CHANNEL": "ops", "PHIVAULT_ALERT_API_TOKEN": "x",
+           "SOME_PIN": "1234", "MY_PASSWORD": "pw", "LANG": "C.UTF-8",
+           "TZ": "UTC"}
+    r = stale_drill(phv, tmp, "--sample", "10%", "--alert-hook",
+                    "env > %s" % dump, env=env)
+    assert r.returncode == 1
+    got = dict(line.split("=", 1) for line in
+               dump.read_text().splitlines() if "=" in line)
+    assert phv.env["AWS_SECRET_ACCESS_KEY"]
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                 "PHIVAULT_REPO_PASSPHRASE_FILE", "PHIVAULT_REPOSITORY",
+                 "PHIVAULT_ALERT_API_TOKEN", "SOME_PIN", "MY_PASSWORD"):
+        assert name not in got, name
+    assert got["PHIVAULT_ALERT_CHANNEL"] == "ops"
+    assert got["LANG"] == "C.UTF-8" and got["TZ"] == "UTC"
+    assert got["PHIVAULT_DRILL_RESULT"] == "failed"
+    assert got["PHIVAULT_DRILL_REPORT"].endswith(".json")
+    assert "PATH" in got
+
+
+# ---- the scratch directory (F14) ------------------------------------------
+
+@pytest.fixture
+def slow(tmp_path):
+    """A directory repository slowed down by the dir-store fault hook, so
+    a drill is still restoring when it is killed."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_tree(str(src), nfiles=40, big=300_000)
+    pw = tmp_path / "pass"
+    pw.write_text("slow passphrase\n")
+    phv = Phv(str(tmp_path / "repo"), pw)
+    phv.run("repo", "init", "--argon2", FAST_ARGON, check=0)
+    phv.run("backup", src, check=0)
+    phv.env["PHIVAULT_TEST_DIR_FAULTS"] = "delay-ms=150"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return phv, scratch, tmp_path
+
+
+def start_drill_and_wait(phv, scratch, tmp):
+    """Start a drill; return it once it has restored some plaintext."""
+    p = subprocess.Popen(
+        [PHIVAULT, "drill", "--report-dir", str(tmp), "--scratch",
+         str(scratch), "--no-store"], env=phv.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        files = [f for f in scratch.rglob("*") if f.is_file()
+                 and f.name != "owner"]
+        if files:
+            return p
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.05)
+    p.kill()
+    pytest.fail("the drill restored nothing in 60 s")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT,
+                                 signal.SIGHUP])
+def test_signal_removes_scratch(slow, sig):
+    phv, scratch, tmp = slow
+    p = start_drill_and_wait(phv, scratch, tmp)
+    p.send_signal(sig)
+    p.communicate(timeout=60)
+    assert p.returncode == -sig
+    assert list(scratch.iterdir()) == []
+
+
+def test_next_drill_removes_scratch_of_killed_drill(slow):
+    phv, scratch, tmp = slow
+    p = start_drill_and_wait(phv, scratch, tmp)
+    p.kill()
+    p.communicate(timeout=60)
+    left = list(scratch.iterdir())
+    assert len(left) == 1 and (left[0] / "owner").is_file()
+    # a live drill's directory, a symlink and an unrecorded one stay
+    live = scratch / "phivault-drill.live00"
+    live.mkdir()
+    with open("/proc/self/stat") as f:
+        start = f.read().rsplit(")", 1)[1].split()[19]
+    (live / "owner").write_text("pid %d start %s\n" % (os.getpid(), start))
+    (live / "f").write_text("in use")
+    target = tmp / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("not ours")
+    (target / "owner").write_text("pid 999999 start 1\n")
+    (scratch / "phivault-drill.link00").symlink_to(target)
+    old = scratch / "phivault-drill.old000"
+    old.mkdir()
+    (old / "f").write_text("no record")
+    del phv.env["PHIVAULT_TEST_DIR_FAULTS"]
+    r = phv.run("drill", "--report-dir", tmp, "--scratch", scratch,
+                "--no-store", "--sample", "10%", check=0)
+    assert r.returncode == 0, (r.out, r.err)
+    assert not left[0].exists()
+    assert "removing" in r.err and str(left[0]) in r.err
+    assert (live / "f").exists()
+    assert (target / "keep.txt").exists()
+    assert (scratch / "phivault-drill.link00").is_symlink()
+    assert (old / "f").exists() and "no owner record" in r.err
+
+
+def test_keep_scratch_warns_and_default_scratch_is_private(slow):
+    phv, scratch, tmp = slow
+    del phv.env["PHIVAULT_TEST_DIR_FAULTS"]
+    base = tmp / "tmpdir"
+    base.mkdir()
+    r = phv.run("drill", "--report-dir", tmp, "--no-store", "--sample",
+                "10%", "--keep-scratch", env={"TMPDIR": str(base)},
+                check=0)
+    assert r.returncode == 0, (r.out, r.err)
+    priv = base / ("phivault-drill-%d" % os.geteuid())
+    assert priv.is_dir() and (priv.stat().st_mode & 0o777) == 0o700
+    kept = [d for d in priv.iterdir()]
+    assert len(kept) == 1
+    assert "plaintext PHI is left at %s/tree" % kept[0] in r.err
+    assert any(f.is_file() for f in kept[0].rglob("*"))
+    # without --keep-scratch nothing new stays; the kept one is named
+    r = phv.run("drill", "--report-dir", tmp, "--no-store", "--sample",
+                "10%", env={"TMPDIR": str(base)}, check=0)
+    assert r.returncode == 0
+    assert list(priv.iterdir()) == kept
+    assert "no owner record" in r.err
