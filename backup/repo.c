@@ -34,6 +34,7 @@
 #include "crypto/keyslot.h"
 #include "crypto/secmem.h"
 #include "repo.h"
+#include "testhook.h"
 #include "wire.h"
 
 #define CONFIG_MAX	(64U << 10)
@@ -85,11 +86,23 @@ int repo_unhex(const char *s, uint8_t id[MF_ID_LEN])
 	return 0;
 }
 
+static pthread_once_t repo_clock_once = PTHREAD_ONCE_INIT;
+static time_t repo_clock_offset;
+
+/* Test-only skew, guarded: it could hide a real clock problem. */
+static void repo_clock_setup(void)
+{
+	const char *off = testhook_get("PHIVAULT_TEST_CLOCK_OFFSET",
+				       TESTHOOK_GUARDED);
+
+	if (off)
+		repo_clock_offset = (time_t)strtoll(off, NULL, 10);
+}
+
 time_t repo_local_time(void)
 {
-	const char *off = getenv("PHIVAULT_TEST_CLOCK_OFFSET");
-
-	return time(NULL) + (off ? (time_t)strtoll(off, NULL, 10) : 0);
+	pthread_once(&repo_clock_once, repo_clock_setup);
+	return time(NULL) + repo_clock_offset;
 }
 
 int repo_parse_duration(const char *s, int64_t *secsp)

@@ -24,6 +24,7 @@
 
 #include "common/err.h"
 #include "store.h"
+#include "testhook.h"
 
 struct dir_store {
 	struct store st;	/* first: the generic part */
@@ -40,7 +41,7 @@ static struct dir_store *dir_of(struct store *st)
 
 static void dir_faults_read(struct dir_store *d)
 {
-	const char *env = getenv("PHIVAULT_TEST_DIR_FAULTS");
+	const char *env = testhook_get("PHIVAULT_TEST_DIR_FAULTS", 0);
 	const char *p;
 
 	d->put_fail_after = -1;

@@ -80,7 +80,8 @@ def test_wrong_passphrase_refused(env):
 
 def test_clock_skew_refused(env):
     phv, src, _ = env
-    r = phv.run("backup", src, env={"PHIVAULT_TEST_CLOCK_OFFSET": "900"})
+    r = phv.run("backup", src, env={"PHIVAULT_TEST_CLOCK_OFFSET": "900",
+                                     "PHIVAULT_TEST_HOOKS": "1"})
     assert r.returncode == 1
     assert "ahead of" in r.err
 
