@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/hookenv.h"
 #include "common/log.h"
 #include "alert.h"
 
@@ -65,10 +66,13 @@ static int kind_index(const char *kind)
 	return KINDS - 1;
 }
 
+#define ALERT_ENV_MAX	256
+
 static void run_hook(const char *hook, const char *json)
 {
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { "sh", "-c", (char *)hook, NULL };
+	const char *envp[ALERT_ENV_MAX];
 	int pfd[2], status;
 	pid_t pid;
 	size_t n = strlen(json);
@@ -79,7 +83,10 @@ static void run_hook(const char *hook, const char *json)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
 	posix_spawn_file_actions_addclose(&fa, pfd[1]);
-	if (posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ)) {
+	/* the hook gets no passphrase files, tokens or S3 keys */
+	hookenv_build(envp, ALERT_ENV_MAX, 0);
+	if (posix_spawn(&pid, "/bin/sh", &fa, NULL, argv,
+			(char *const *)envp)) {
 		log_warn("alert hook could not be started");
 		pid = -1;
 	}

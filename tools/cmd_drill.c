@@ -37,6 +37,7 @@
 #include "backup/report.h"
 #include "backup/store.h"
 #include "common/err.h"
+#include "common/hookenv.h"
 #include "common/log.h"
 #include "cmd.h"
 #include "secret.h"
@@ -277,41 +278,6 @@ static const char *report_dir(const struct dopts *o)
 	return ROOT_REPORT_DIR;
 }
 
-static int ends_with(const char *name, size_t len, const char *sfx)
-{
-	size_t n = strlen(sfx);
-
-	return len >= n && !strncmp(name + len - n, sfx, n);
-}
-
-/* 1 when the environment entry e ("NAME=value") may reach the hook. */
-static int hook_env_ok(const char *e)
-{
-	static const char *const keep[] = {
-		"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME",
-		"TMPDIR",
-	};
-	static const char *const secret[] = {
-		"_PIN", "_SECRET", "_TOKEN", "_PASSWORD", "_PASS", "_KEY",
-		"_PASSPHRASE", "_PASSPHRASE_FILE", "_CREDENTIALS",
-	};
-	const char *eq = strchr(e, '=');
-	size_t len, i;
-
-	if (!eq)
-		return 0;
-	len = (size_t)(eq - e);
-	for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-		if (ends_with(e, len, secret[i]))
-			return 0;
-	if (memmem(e, len, "PASS", 4) || memmem(e, len, "SECRET", 6))
-		return 0;
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if (strlen(keep[i]) == len && !strncmp(e, keep[i], len))
-			return 1;
-	return !strncmp(e, "LC_", 3) || !strncmp(e, "PHIVAULT_ALERT_", 15);
-}
-
 /*
  * The hook's environment: an allow-list (PATH, HOME, locale, TZ, user,
  * PHIVAULT_ALERT_*) minus anything named like a secret, plus the two
@@ -322,13 +288,8 @@ static void hook_env(const char **envp, char *res, size_t rsize,
 		     char *rep, size_t psize, const char *result,
 		     const char *path)
 {
-	extern char **environ;
-	size_t n = 0;
-	char **e;
+	size_t n = hookenv_build(envp, HOOK_ENV_MAX, 2);
 
-	for (e = environ; e && *e && n < HOOK_ENV_MAX - 3; e++)
-		if (hook_env_ok(*e))
-			envp[n++] = *e;
 	snprintf(res, rsize, "PHIVAULT_DRILL_RESULT=%s", result);
 	snprintf(rep, psize, "PHIVAULT_DRILL_REPORT=%s", path ? path : "");
 	envp[n++] = res;
