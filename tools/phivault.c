@@ -21,8 +21,8 @@ static const struct cmd cmds[] = {
 	{ "init", cmd_init,
 	  "init [--passphrase-file F | --passphrase-command CMD | --keyfile F "
 	  "| --token-label T ... | --key-command CMD] [--recovery-key "
-	  "[--shares N --threshold M]] [--block-size N] [--argon2 T:M:P] "
-	  "CIPHERDIR",
+	  "[--shares N --threshold M]] [--label L] [--block-size N] "
+	  "[--argon2 T:M:P] CIPHERDIR",
 	  "Create a new encrypted volume in the empty directory CIPHERDIR.\n"
 	  "The passphrase is read from the terminal unless a file or command\n"
 	  "gives it; it is never taken from the command line." },
