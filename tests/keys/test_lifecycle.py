@@ -401,18 +401,17 @@ def test_rewrap_killed_and_resumed(vol):
     assert "0 damaged" in run("fsck", *vol.unlock, vol.dir, check=0).stdout
 
 
-def test_rewrap_10000_files_time(vol):
+def test_rewrap_10000_files(vol):
+    # the time it takes is a benchmark figure (bench/sections/30-keys.sh)
     vol.init(*vol.unlock)
     vol.mount()
     make_files(vol, 10000)
     vol.umount()
     vol.key("rotate")
-    t0 = time.monotonic()
     out = vol.key("rewrap").stdout
-    took = time.monotonic() - t0
     assert "10000 file(s) rewrapped" in out
-    print(f"\nrewrap of 10,000 files: {took:.2f} s wall ({out.strip()})")
-    assert took < 60
+    cur = max(vol.headers().values())
+    assert set(vol.headers().values()) == {cur}
 
 
 def test_retire_refused_then_material_gone(vol):
