@@ -27,6 +27,7 @@
 #include "keysrc.h"
 #include "keytree.h"
 #include "secret.h"
+#include "unlock.h"
 
 #define RECOVERY_LEN	32
 
@@ -380,7 +381,7 @@ static int key_add(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct secret_opts nso = {
 		.what = "new passphrase",
 		.hint = "--new-passphrase-file FILE or --new-keyfile FILE",
@@ -395,7 +396,7 @@ static int key_add(int argc, char **argv)
 	uint32_t slot;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+		if (unlock_opt(&so, &ko, c, optarg))
 			continue;
 		if (c == 'k')
 			nso.keyfile = optarg;
@@ -422,7 +423,7 @@ static int key_add(int argc, char **argv)
 	}
 	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
 	if (r) {
-		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		st = unlock_exit(r);
 		goto out;
 	}
 	vol_get_id(vol, id);
@@ -470,7 +471,7 @@ static int key_remove(int argc, char **argv)
 		{ "slot", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct vol *vol = NULL;
 	unsigned int slot = 0;
@@ -478,7 +479,7 @@ static int key_remove(int argc, char **argv)
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+		if (unlock_opt(&so, &ko, c, optarg))
 			continue;
 		if (c != 's' || parse_count(optarg, "--slot", &slot))
 			return EXIT_USAGE;
@@ -490,7 +491,7 @@ static int key_remove(int argc, char **argv)
 	}
 	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
 	if (r)
-		return r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		return unlock_exit(r);
 	r = vol_slot_remove(vol, slot);
 	if (!r) {
 		snprintf(detail, sizeof(detail), "slot %u", slot);
@@ -522,20 +523,19 @@ static int kek_unlock(int argc, char **argv, int want, const char *usage,
 		KEYSRC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	int c, r;
 
 	*volp = NULL;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		if (!secret_opt(&so, c, optarg) &&
-		    keysrc_opt(&ko, c, optarg) != 1)
+		if (!unlock_opt(&so, &ko, c, optarg))
 			goto usage;
 	if (argc - optind != want)
 		goto usage;
 	r = keysrc_unlock(argv[optind], &so, &ko, volp);
 	if (r)
-		return r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		return unlock_exit(r);
 	return EXIT_OK;
 usage:
 	fprintf(stderr, "usage: phivault key %s\n", usage);

@@ -33,6 +33,7 @@
 #include "keysrc.h"
 #include "mount_guard.h"
 #include "secret.h"
+#include "unlock.h"
 #include "volopt.h"
 
 #define DEFAULT_SOCKET	"/run/phivault/phivault.sock"
@@ -165,13 +166,6 @@ static int policy_explain_cmd(int argc, char **argv)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
-/* Unlock dir with any key source (tools/keysrc.h); prints errors. */
-static int unlock(const char *dir, struct secret_opts *so,
-		  struct keysrc_opts *ko, struct vol **volp)
-{
-	return keysrc_unlock(dir, so, ko, volp);
-}
-
 static int unlock_key(const char *dir, struct secret_opts *so,
 		      struct keysrc_opts *ko, const char *purpose,
 		      uint8_t *key)
@@ -179,7 +173,7 @@ static int unlock_key(const char *dir, struct secret_opts *so,
 	struct vol *vol = NULL;
 	int r;
 
-	r = unlock(dir, so, ko, &vol);
+	r = keysrc_unlock(dir, so, ko, &vol);
 	if (!r)
 		r = vol_derive_key(vol, purpose, key, 32);
 	vol_close(vol);
@@ -187,16 +181,14 @@ static int unlock_key(const char *dir, struct secret_opts *so,
 }
 
 /* Unlock options and -S; 1 on a bad option. */
-static int unlock_opt(struct secret_opts *so, struct keysrc_opts *ko,
-		      const char **sockp, int opt, const char *arg)
+static int unlock_sock_opt(struct secret_opts *so, struct keysrc_opts *ko,
+			   const char **sockp, int opt, const char *arg)
 {
 	if (opt == 'S') {
 		*sockp = arg;
 		return 0;
 	}
-	if (secret_opt(so, opt, arg) || keysrc_opt(ko, opt, arg) == 1)
-		return 0;
-	return 1;
+	return !unlock_opt(so, ko, opt, arg);
 }
 
 /*
@@ -236,7 +228,7 @@ static int policy_set(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct policy *pol = NULL;
 	struct vol *vol = NULL;
@@ -246,14 +238,14 @@ static int policy_set(int argc, char **argv)
 	int opt, r = EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "S:", opts, NULL)) != -1)
-		if (unlock_opt(&so, &ko, &sock, opt, optarg))
+		if (unlock_sock_opt(&so, &ko, &sock, opt, optarg))
 			return cmd_usage("policy", EXIT_USAGE);
 	if (argc - optind != 2)
 		return cmd_usage("policy", EXIT_USAGE);
 	if (load_draft(argv[optind + 1], &pol, NULL) ||
 	    sealed_slurp(argv[optind + 1], &buf, &len))
 		goto out;
-	if (unlock(argv[optind], &so, &ko, &vol) ||
+	if (keysrc_unlock(argv[optind], &so, &ko, &vol) ||
 	    install(vol, argv[optind], buf, len))
 		goto out;
 	/* the mount also notices the file change within a second */
@@ -280,7 +272,7 @@ static int policy_remove(int argc, char **argv)
 		KEYSRC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct vol *vol = NULL;
 	const char *sock = NULL;
@@ -288,11 +280,11 @@ static int policy_remove(int argc, char **argv)
 	int opt, r = EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		if (unlock_opt(&so, &ko, &sock, opt, optarg))
+		if (unlock_sock_opt(&so, &ko, &sock, opt, optarg))
 			return cmd_usage("policy", EXIT_USAGE);
 	if (argc - optind != 1)
 		return cmd_usage("policy", EXIT_USAGE);
-	if (unlock(argv[optind], &so, &ko, &vol))
+	if (keysrc_unlock(argv[optind], &so, &ko, &vol))
 		goto out;
 	snprintf(path, sizeof(path), "%s/" GUARD_POLICY_FILE, argv[optind]);
 	/* audited first, while the log is still the policy's */
@@ -456,7 +448,7 @@ static int audit_verify_cmd(int argc, char **argv)
 		{ "partial", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct audit_verify_opts vo = { 0 };
 	struct audit_verify_result res;
@@ -474,8 +466,7 @@ static int audit_verify_cmd(int argc, char **argv)
 			vo.state_path = optarg;
 		else if (opt == 'P')
 			vo.allow_partial = 1;
-		else if (!secret_opt(&so, opt, optarg) &&
-			 keysrc_opt(&ko, opt, optarg) != 1)
+		else if (!unlock_opt(&so, &ko, opt, optarg))
 			goto out;
 	}
 	if (argc - optind != 1 || !key) {

@@ -34,6 +34,7 @@
 #include "keysrc.h"
 #include "keytree.h"
 #include "secret.h"
+#include "unlock.h"
 
 struct shred {
 	unsigned long files, dirs, links, failed;
@@ -227,7 +228,7 @@ int cmd_shred(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct shred sh = { 0 };
 	struct vol *vol = NULL;
@@ -236,7 +237,7 @@ int cmd_shred(int argc, char **argv)
 	int c, r, i, n, yes = 0, st = EXIT_FAIL;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+		if (unlock_opt(&so, &ko, c, optarg))
 			continue;
 		if (c == 'y')
 			yes = 1;
@@ -288,7 +289,7 @@ int cmd_shred(int argc, char **argv)
 	}
 	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
 	if (r) {
-		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		st = unlock_exit(r);
 		goto out;
 	}
 	sh.mnt = mp ? mnt : NULL;
@@ -473,7 +474,7 @@ int cmd_retention(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct vol *vol = NULL;
 	char *rules = NULL, *line, *save = NULL;
@@ -486,7 +487,7 @@ int cmd_retention(int argc, char **argv)
 	argc--;
 	argv++;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+		if (unlock_opt(&so, &ko, c, optarg))
 			continue;
 		if (c != 'n')
 			return cmd_usage("retention", EXIT_USAGE);
@@ -498,7 +499,7 @@ int cmd_retention(int argc, char **argv)
 	rules = calloc(1, RULES_MAX);
 	r = rules ? keysrc_unlock(argv[optind], &so, &ko, &vol) : -ENOMEM;
 	if (r) {
-		st = r == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
+		st = unlock_exit(r);
 		goto out;
 	}
 	r = vol_retention_get(vol, rules, RULES_MAX - PATH_MAX - 64);

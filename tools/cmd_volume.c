@@ -36,27 +36,8 @@
 #include "keysrc.h"
 #include "mount_guard.h"
 #include "secret.h"
+#include "unlock.h"
 
-#define ENV_PASSFILE	"PHIVAULT_PASSPHRASE_FILE"
-
-static int exit_for(int r)
-{
-	if (r == -PHV_EBADKEY)
-		return EXIT_BADKEY;
-	return r ? EXIT_FAIL : EXIT_OK;
-}
-
-/*
- * Unlock dir with any key source (passphrase, key file, token, key
- * command, and their PHIVAULT_* environment fallbacks; tools/keysrc.h).
- * Prints errors.
- */
-static int unlock(const char *cmd, struct secret_opts *o,
-		  struct keysrc_opts *ko, const char *dir, struct vol **volp)
-{
-	(void)cmd;
-	return keysrc_unlock(dir, o, ko, volp);
-}
 
 /* ---- init ------------------------------------------------------------- */
 
@@ -188,7 +169,7 @@ int cmd_init(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct vol_create_opts co = { 0 };
 	struct init_opts io = { 0 };
@@ -200,7 +181,7 @@ int cmd_init(int argc, char **argv)
 	const char *dir;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg) || keysrc_opt(&ko, c, optarg) == 1)
+		if (unlock_opt(&so, &ko, c, optarg))
 			continue;
 		if (init_opt(c, optarg, &co, &io))
 			goto usage;
@@ -440,7 +421,7 @@ int cmd_mount(int argc, char **argv)
 		{ "volume-name", required_argument, NULL, 0x1205 },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct mount_guard_opts go = { 0 };
 	struct mount_guard *mg = NULL;
@@ -451,9 +432,7 @@ int cmd_mount(int argc, char **argv)
 	int c, r, fg = 0, debug = 0, lockfd = -1;
 
 	while ((c = getopt_long(argc, argv, "fdo:", lo, NULL)) != -1) {
-		if (secret_opt(&so, c, optarg))
-			continue;
-		if (keysrc_opt(&ko, c, optarg) == 1)
+		if (unlock_opt(&so, &ko, c, optarg))
 			continue;
 		if (c == 'f')
 			fg = 1;
@@ -482,10 +461,10 @@ int cmd_mount(int argc, char **argv)
 	/* mnt absolute: the daemon runs in "/" and unmounts by path */
 	if (mount_check(argv[optind], argv[optind + 1], mnt, &lockfd))
 		return EXIT_FAIL;
-	r = unlock("mount", &so, &ko, argv[optind], &vol);
+	r = keysrc_unlock(argv[optind], &so, &ko, &vol);
 	if (r) {
 		close(lockfd);
-		return exit_for(r);
+		return unlock_exit(r);
 	}
 	/* an installed policy is always enforced: refuse here, before
 	 * mounting, when it cannot be (docs/POLICY.md) */
@@ -711,14 +690,13 @@ int cmd_fsck(int argc, char **argv)
 		KEYSRC_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct secret_opts so = { .env_file = ENV_PASSFILE };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	struct fsck k = { 0 };
 	int c, r, lockfd;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		if (!secret_opt(&so, c, optarg) &&
-		    keysrc_opt(&ko, c, optarg) != 1)
+		if (!unlock_opt(&so, &ko, c, optarg))
 			return cmd_usage("fsck", EXIT_USAGE);
 	if (optind != argc - 1)
 		return cmd_usage("fsck", EXIT_USAGE);
@@ -728,9 +706,9 @@ int cmd_fsck(int argc, char **argv)
 			"(unmount it for a definitive result)\n", argv[optind]);
 	if (lockfd >= 0)
 		close(lockfd);
-	r = unlock("fsck", &so, &ko, argv[optind], &k.vol);
+	r = keysrc_unlock(argv[optind], &so, &ko, &k.vol);
 	if (r)
-		return exit_for(r);
+		return unlock_exit(r);
 	k.bufsize = 1U << 20;
 	k.buf = malloc(k.bufsize);
 	if (!k.buf) {
