@@ -250,6 +250,34 @@ static int guard_pre(fuse_req_t req, struct guard *g, enum guard_op op,
 	return guard_check(g, &w->c, op, path, NULL, arg);
 }
 
+/*
+ * The prologue of a policed op: guard_pre() when a policy is installed.
+ * On a denial the request has been answered and the op must return.
+ */
+static int guard_gate(fuse_req_t req, struct guard *g, enum guard_op op,
+		      struct node *n, const char *name, int arg,
+		      struct who *w, char *path)
+{
+	int r;
+
+	if (!g)
+		return 0;
+	r = guard_pre(req, g, op, n, name, arg, w, path);
+	if (r)
+		reply_err(req, r);
+	return r;
+}
+
+/* The epilogue: report the outcome r to the policy, then reply with r. */
+static void guard_reply(fuse_req_t req, struct guard *g, struct who *w,
+			enum guard_op op, const char *path, const char *path2,
+			int arg, int r)
+{
+	if (g)
+		guard_done(g, &w->c, op, path, path2, arg, r);
+	reply_err(req, r);
+}
+
 /* ---- the node table -------------------------------------------------- */
 
 static size_t tab_hash(dev_t dev, ino_t ino)
@@ -567,14 +595,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct who w;
 	int r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_LOOKUP, node_of(req, parent), name,
-			      0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_LOOKUP, node_of(req, parent),
+		       name, 0, &w, path))
+		return;
 	r = do_lookup(ctx_of(req), node_of(req, parent), name, &e);
 	if (r == -ENOENT) {
 		/* a negative entry the kernel may cache */
@@ -952,13 +975,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct who w;
 	int r = 0;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_SETATTR, n, NULL, valid, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_SETATTR, n, NULL, valid, &w, path))
+		return;
 	procpath(n->fd, p);
 	if ((valid & FUSE_SET_ATTR_MODE) && n->type != S_IFLNK &&
 	    chmod(p, attr->st_mode & 07777))
@@ -1046,13 +1064,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct who w;
 	int r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_MKNOD, dn, name, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_MKNOD, dn, name, 0, &w, path))
+		return;
 	r = new_bname(ctx_of(req), dn, name, bname);
 	if (!r && mknodat(dn->fd, bname, mode, rdev))
 		r = -errno;
@@ -1159,13 +1172,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct who w;
 	int fd = -1, r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_MKDIR, dn, name, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_MKDIR, dn, name, 0, &w, path))
+		return;
 	r = new_bname(f, dn, name, bname);
 	if (r)
 		goto out;
@@ -1211,13 +1219,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct who w;
 	int r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_SYMLINK, dn, name, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_SYMLINK, dn, name, 0, &w, path))
+		return;
 	r = symlink_encrypt(f->vol, link, enc, sizeof(enc));
 	if (!r)
 		r = new_bname(f, dn, name, bname);
@@ -1276,13 +1279,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	ssize_t len;
 	int r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_READLINK, n, NULL, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_READLINK, n, NULL, 0, &w, path))
+		return;
 	len = readlinkat(n->fd, "", enc, sizeof(enc) - 1);
 	if (len < 0) {
 		reply_err(req, -errno);
@@ -1308,22 +1306,15 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct who w;
 	int r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_UNLINK, dn, name, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_UNLINK, dn, name, 0, &w, path))
+		return;
 	r = node_bname(ctx_of(req), dn, name, bname, NULL);
 	if (r >= 0) {
 		r = unlinkat(dn->fd, bname, 0) ? -errno : 0;
 		if (!r)
 			name_sidecar_remove(dn->fd, bname);
 	}
-	if (g)
-		guard_done(g, &w.c, GUARD_UNLINK, path, NULL, 0, r);
-	reply_err(req, r);
+	guard_reply(req, g, &w, GUARD_UNLINK, path, NULL, 0, r);
 }
 
 /* 0 when backing directory fd holds nothing but our own files. */
@@ -1413,19 +1404,12 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct who w;
 	int r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_RMDIR, dn, name, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_RMDIR, dn, name, 0, &w, path))
+		return;
 	r = node_bname(ctx_of(req), dn, name, bname, NULL);
 	if (r >= 0)
 		r = rmdir_backing(dn->fd, bname);
-	if (g)
-		guard_done(g, &w.c, GUARD_RMDIR, path, NULL, 0, r);
-	reply_err(req, r);
+	guard_reply(req, g, &w, GUARD_RMDIR, path, NULL, 0, r);
 }
 
 /* After a rename, point the moved node's log path at its new name. */
@@ -1543,9 +1527,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		renamed(dn, dn->fd, bname, name);
 	r = 0;
 out:
-	if (g)
-		guard_done(g, &w.c, GUARD_RENAME, path, path2, exists, r);
-	reply_err(req, r);
+	guard_reply(req, g, &w, GUARD_RENAME, path, path2, exists, r);
 }
 
 /* ---- directories ------------------------------------------------------ */
@@ -1561,13 +1543,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct who w;
 	int fd, r;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_READDIR, n, NULL, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_READDIR, n, NULL, 0, &w, path))
+		return;
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		r = -ENOMEM;
@@ -1796,13 +1773,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_err(req, -EOPNOTSUPP);
 		return;
 	}
-	if (g) {
-		r = guard_pre(req, g, GUARD_SETXATTR, n, NULL, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_SETXATTR, n, NULL, 0, &w, path))
+		return;
 	r = xattr_name_encrypt(f->vol, name, bname);
 	if (!r)
 		r = node_oid(f, n, oid, 1);
@@ -1843,13 +1815,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_err(req, -ENODATA);
 		return;
 	}
-	if (g) {
-		r = guard_pre(req, g, GUARD_GETXATTR, n, NULL, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_GETXATTR, n, NULL, 0, &w, path))
+		return;
 	r = xattr_name_encrypt(f->vol, name, bname);
 	if (r) {
 		reply_err(req, r == -ERANGE ? -ENODATA : r);
@@ -1968,22 +1935,15 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		reply_err(req, -ENODATA);
 		return;
 	}
-	if (g) {
-		r = guard_pre(req, g, GUARD_SETXATTR, n, NULL, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
+	if (guard_gate(req, g, GUARD_SETXATTR, n, NULL, 0, &w, path))
+		return;
 	r = xattr_name_encrypt(ctx_of(req)->vol, name, bname);
 	procpath(n->fd, p);
 	if (!r && removexattr(p, bname))
 		r = -errno;
 	if (r == -ERANGE)
 		r = -ENODATA;
-	if (g)
-		guard_done(g, &w.c, GUARD_SETXATTR, path, name, 0, r);
-	reply_err(req, r);
+	guard_reply(req, g, &w, GUARD_SETXATTR, path, name, 0, r);
 }
 
 /* ---- session ---------------------------------------------------------- */
