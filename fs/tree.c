@@ -51,6 +51,19 @@ static void where_release(struct where *w)
 	w->dirfd = -1;
 }
 
+/*
+ * Make room for a new entry at w: -EEXIST for the root, and a long name
+ * gets its sidecar first.  0 or a negative code.
+ */
+static int where_claim(struct where *w)
+{
+	if (w->root)
+		return -EEXIST;
+	if (w->is_long)
+		return name_sidecar_write(w->dirfd, w->bname, w->longenc);
+	return 0;
+}
+
 /* Resolve every component but the last. */
 static int resolve(struct vol *vol, const char *path, struct where *w)
 {
@@ -566,15 +579,9 @@ int vol_mkdir(struct vol *vol, const char *path, mode_t mode)
 	r = resolve(vol, path, &w);
 	if (r)
 		return r;
-	if (w.root) {
-		r = -EEXIST;
+	r = where_claim(&w);
+	if (r)
 		goto out;
-	}
-	if (w.is_long) {
-		r = name_sidecar_write(w.dirfd, w.bname, w.longenc);
-		if (r)
-			goto out;
-	}
 	name_tmp(tmp);
 	if (mkdirat(w.dirfd, tmp, mode & 07777)) {
 		r = -errno;
@@ -608,10 +615,7 @@ int vol_symlink(struct vol *vol, const char *target, const char *path)
 	r = resolve(vol, path, &w);
 	if (r)
 		return r;
-	if (w.root)
-		r = -EEXIST;
-	else if (w.is_long)
-		r = name_sidecar_write(w.dirfd, w.bname, w.longenc);
+	r = where_claim(&w);
 	if (!r && symlinkat(enc, w.dirfd, w.bname))
 		r = -errno;
 	where_release(&w);
@@ -629,10 +633,7 @@ int vol_link(struct vol *vol, const char *oldpath, const char *newpath)
 	r = resolve(vol, newpath, &w);
 	if (r)
 		goto out;
-	if (w.root)
-		r = -EEXIST;
-	else if (w.is_long)
-		r = name_sidecar_write(w.dirfd, w.bname, w.longenc);
+	r = where_claim(&w);
 	if (!r && linkat(fd, "", w.dirfd, w.bname, AT_EMPTY_PATH))
 		r = -errno;
 	where_release(&w);
