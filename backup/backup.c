@@ -191,10 +191,26 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Start worker i on u->st[i]. */
+static int up_spawn(struct uploader *u, unsigned int i)
+{
+	struct worker_arg *wa = malloc(sizeof(*wa));
+
+	if (!wa)
+		return -ENOMEM;
+	wa->u = u;
+	wa->n = i;
+	if (pthread_create(&u->th[i], NULL, worker, wa)) {
+		free(wa);
+		return -EAGAIN;
+	}
+	u->nth++;
+	return 0;
+}
+
 static int up_start(struct uploader *u, struct store *st,
 		    struct cache *r_cache, unsigned int n, time_t until)
 {
-	struct worker_arg *wa;
 	unsigned int i;
 	int r;
 
@@ -209,18 +225,10 @@ static int up_start(struct uploader *u, struct store *st,
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		r = st->ops->dup(st, &u->st[i]);
+		if (!r)
+			r = up_spawn(u, i);
 		if (r)
 			return r;
-		wa = malloc(sizeof(*wa));
-		if (!wa)
-			return -ENOMEM;
-		wa->u = u;
-		wa->n = i;
-		if (pthread_create(&u->th[i], NULL, worker, wa)) {
-			free(wa);
-			return -EAGAIN;
-		}
-		u->nth++;
 	}
 	return 0;
 }
@@ -228,21 +236,14 @@ static int up_start(struct uploader *u, struct store *st,
 /* Start the threads again after up_finish(), on the same handles. */
 static int up_restart(struct uploader *u)
 {
-	struct worker_arg *wa;
 	unsigned int i, n = u->limit - 2;
+	int r;
 
 	u->stop = 0;
 	for (i = 0; i < n; i++) {
-		wa = malloc(sizeof(*wa));
-		if (!wa)
-			return -ENOMEM;
-		wa->u = u;
-		wa->n = i;
-		if (pthread_create(&u->th[i], NULL, worker, wa)) {
-			free(wa);
-			return -EAGAIN;
-		}
-		u->nth++;
+		r = up_spawn(u, i);
+		if (r)
+			return r;
 	}
 	return 0;
 }
