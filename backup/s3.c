@@ -1771,6 +1771,33 @@ static int check_names(struct s3_client *c, const char *bucket,
 	return 0;
 }
 
+/* Check the bucket name and aim rq at the bucket itself. */
+static int req_bucket(struct s3_client *c, struct s3_req *rq,
+		      const char *bucket)
+{
+	int r = check_names(c, bucket, NULL, 0);
+
+	if (!r)
+		rq->bucket = bucket;
+	return r;
+}
+
+/* Check the names and aim rq at key in bucket, at version_id if set. */
+static int req_object(struct s3_client *c, struct s3_req *rq,
+		      const char *bucket, const char *key,
+		      const char *version_id)
+{
+	int r = check_names(c, bucket, key, 1);
+
+	if (r)
+		return r;
+	rq->bucket = bucket;
+	rq->key = key;
+	rq->version_id = version_id;
+	req_query(rq, "versionId", version_id);
+	return 0;
+}
+
 const char *s3_lock_mode_name(enum s3_lock_mode mode)
 {
 	switch (mode) {
@@ -1812,10 +1839,9 @@ int s3_create_bucket_locked(struct s3_client *c, const char *bucket)
 	struct sbuf xml = SBUF_INIT(S3_TEXT_MAX);
 	int r;
 
-	r = check_names(c, bucket, NULL, 0);
+	r = req_bucket(c, &rq, bucket);
 	if (r)
 		return r;
-	rq.bucket = bucket;
 	req_hdr(&rq, "x-amz-bucket-object-lock-enabled", "true");
 	if (strcmp(c->region, "us-east-1")) {
 		sbuf_addf(&xml, "<CreateBucketConfiguration xmlns=\"http://"
@@ -1847,10 +1873,9 @@ int s3_get_lock_config(struct s3_client *c, const char *bucket,
 	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
-	r = check_names(c, bucket, NULL, 0);
+	r = req_bucket(c, &rq, bucket);
 	if (r)
 		return r;
-	rq.bucket = bucket;
 	req_flag(&rq, "object-lock");
 	r = s3_perform(c, &rq, &rs, NULL);
 	if (r)
@@ -1883,7 +1908,7 @@ int s3_put(struct s3_client *c, const char *bucket, const char *key,
 
 	if (version_idp)
 		*version_idp = NULL;
-	r = check_names(c, bucket, key, 1);
+	r = req_object(c, &rq, bucket, key, NULL);
 	if (r)
 		return r;
 	if ((uint64_t)len > S3_PUT_MAX || (mode != S3_LOCK_NONE &&
@@ -1893,8 +1918,6 @@ int s3_put(struct s3_client *c, const char *bucket, const char *key,
 			 "lock mode without retain-until date");
 		return len > S3_PUT_MAX ? -EFBIG : -EINVAL;
 	}
-	rq.bucket = bucket;
-	rq.key = key;
 	rq.body = buf;
 	rq.body_len = len;
 	r = content_md5(buf, len, md5);
@@ -1935,16 +1958,12 @@ int s3_get(struct s3_client *c, const char *bucket, const char *key,
 
 	*bufp = NULL;
 	*lenp = 0;
-	r = check_names(c, bucket, key, 1);
+	r = req_object(c, &rq, bucket, key, version_id);
 	if (r)
 		return r;
 	if (range_len && offset + range_len < offset)
 		return -EINVAL;
-	rq.bucket = bucket;
-	rq.key = key;
-	rq.version_id = version_id;
 	rq.max_resp = max > S3_ERR_BODY_MAX ? max : S3_ERR_BODY_MAX;
-	req_query(&rq, "versionId", version_id);
 	if (range_len) {
 		snprintf(range, sizeof(range), "bytes=%llu-%llu",
 			 (unsigned long long)offset,
@@ -2006,13 +2025,9 @@ int s3_head(struct s3_client *c, const char *bucket, const char *key,
 	int r;
 
 	memset(info, 0, sizeof(*info));
-	r = check_names(c, bucket, key, 1);
+	r = req_object(c, &rq, bucket, key, version_id);
 	if (r)
 		return r;
-	rq.bucket = bucket;
-	rq.key = key;
-	rq.version_id = version_id;
-	req_query(&rq, "versionId", version_id);
 	r = s3_perform(c, &rq, &rs, NULL);
 	if (r)
 		goto out;
@@ -2040,14 +2055,10 @@ int s3_get_retention(struct s3_client *c, const char *bucket,
 
 	*modep = S3_LOCK_NONE;
 	*untilp = 0;
-	r = check_names(c, bucket, key, 1);
+	req_flag(&rq, "retention");
+	r = req_object(c, &rq, bucket, key, version_id);
 	if (r)
 		return r;
-	rq.bucket = bucket;
-	rq.key = key;
-	rq.version_id = version_id;
-	req_flag(&rq, "retention");
-	req_query(&rq, "versionId", version_id);
 	r = s3_perform(c, &rq, &rs, &code);
 	/* AWS and radosgw name "no retention on this version" differently */
 	if (r == -PHV_ENOTFOUND && code &&
@@ -2086,17 +2097,13 @@ int s3_put_retention(struct s3_client *c, const char *bucket,
 	char md5[32], until[32];
 	int r;
 
-	r = check_names(c, bucket, key, 1);
+	rq.lock_op = 1;
+	req_flag(&rq, "retention");
+	r = req_object(c, &rq, bucket, key, version_id);
 	if (r)
 		return r;
 	if (mode == S3_LOCK_NONE || retain_until <= 0)
 		return -EINVAL;
-	rq.bucket = bucket;
-	rq.key = key;
-	rq.version_id = version_id;
-	rq.lock_op = 1;
-	req_flag(&rq, "retention");
-	req_query(&rq, "versionId", version_id);
 	s3_iso8601(retain_until, until);
 	sbuf_addf(&xml, "<Retention xmlns=\"http://s3.amazonaws.com/doc/"
 		  "2006-03-01/\"><Mode>%s</Mode><RetainUntilDate>%s"
@@ -2128,14 +2135,10 @@ int s3_delete(struct s3_client *c, const char *bucket, const char *key,
 
 	if (marker_idp)
 		*marker_idp = NULL;
-	r = check_names(c, bucket, key, 1);
+	rq.lock_op = 1;
+	r = req_object(c, &rq, bucket, key, version_id);
 	if (r)
 		return r;
-	rq.bucket = bucket;
-	rq.key = key;
-	rq.version_id = version_id;
-	rq.lock_op = 1;
-	req_query(&rq, "versionId", version_id);
 	if (flags & S3_BYPASS_GOVERNANCE)
 		req_hdr(&rq, "x-amz-bypass-governance-retention", "true");
 	r = s3_perform(c, &rq, &rs, NULL);
@@ -2264,12 +2267,10 @@ static int list_common(struct s3_client *c, const char *bucket,
 	int r;
 
 	memset(page, 0, sizeof(*page));
-	r = check_names(c, bucket, NULL, 0);
+	r = req_bucket(c, &rq, bucket);
 	if (r)
 		goto out;
 	rq.op = versions ? "list versions" : "list";
-	rq.bucket = bucket;
-	rq.key = NULL;
 	if (versions) {
 		req_flag(&rq, "versions");
 		if (old.truncated) {
