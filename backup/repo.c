@@ -29,6 +29,7 @@
 #include <zstd.h>
 
 #include "common/b64.h"
+#include "common/duration.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/keyslot.h"
@@ -107,28 +108,7 @@ time_t repo_local_time(void)
 
 int repo_parse_duration(const char *s, int64_t *secsp)
 {
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	int64_t mul;
-
-	if (end == s || v <= 0)
-		return -EINVAL;
-	switch (*end) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case '\0':
-	case 'd': mul = 86400; break;
-	case 'w': mul = 7 * 86400; break;
-	case 'y': mul = 365 * 86400; break;
-	default: return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	if (v > INT64_MAX / mul)
-		return -EINVAL;
-	*secsp = v * mul;
-	return 0;
+	return duration_parse(s, DURATION_BARE_DAYS, INT64_MAX, secsp);
 }
 
 int repo_clock_check(struct store *st, time_t *server_nowp, char *msg,

@@ -291,7 +291,10 @@ typedef int (*repo_oldest_fn)(const char *key, const char *version_id,
 int repo_list_oldest(struct repo *r, const char *prefix, repo_oldest_fn fn,
 		     void *arg);
 
-/* Parse "90d", "12h", "30m", "45s", "4w", "1y" into seconds. */
+/*
+ * Parse "90d", "12h", "30m", "45s", "4w", "1y" (a bare number is days)
+ * into seconds: duration_parse() with no limit but int64_t.  0 or -EINVAL.
+ */
 int repo_parse_duration(const char *s, int64_t *secsp);
 
 #endif /* BACKUP_REPO_H */

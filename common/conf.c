@@ -19,7 +19,11 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "duration.h"
 #include "err.h"
+
+/* "1000000d" is already absurd; larger numbers are typos. */
+#define CONF_DURATION_COUNT_MAX	1000000
 
 struct conf {
 	char name[CONF_NAME_MAX + 1];
@@ -155,30 +159,8 @@ int conf_path(const char *name, char *buf, size_t size)
 
 int conf_parse_duration(const char *s, int64_t *secsp)
 {
-	char *end;
-	long long v;
-	int64_t mul;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || v <= 0 || v > 1000000)
-		return -EINVAL;
-	switch (*end) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case '\0':
-	case 'd': mul = 86400; break;
-	case 'w': mul = 7 * 86400; break;
-	case 'y': mul = 365 * 86400; break;
-	default: return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	*secsp = v * mul;
-	return 0;
+	return duration_parse(s, DURATION_BARE_DAYS, CONF_DURATION_COUNT_MAX,
+			      secsp);
 }
 
 static int parse_count(const char *s, int64_t *np)

@@ -149,8 +149,8 @@ const char *conf_get_def(const struct conf *c, enum conf_key k);
  * -1 when neither the file nor the default sets it. */
 int64_t conf_get_num(const struct conf *c, enum conf_key k);
 
-/* Parse "90d", "26h", "30m", "45s", "2w", "1y", "7" (days) to seconds;
- * 0 or -EINVAL. */
+/* Parse "90d", "26h", "30m", "45s", "2w", "1y", "7" (days) to seconds,
+ * at most 1000000 of the unit (duration_parse()); 0 or -EINVAL. */
 int conf_parse_duration(const char *s, int64_t *secsp);
 
 /*

@@ -222,7 +222,11 @@ char *policy_ops_str(unsigned int ops, char *buf, size_t size);
 /* Parse "read,write,list" (or "all") into *opsp; 0 or -EINVAL. */
 int policy_ops_parse(const char *s, unsigned int *opsp);
 
-/* Parse a duration "90s", "15m", "4h", "2d" into seconds; -EINVAL. */
+/*
+ * Parse a duration "90s", "15m", "4h", "2d" (a bare number is seconds,
+ * 0 is allowed, at most 3650 days) into *secsp; 0, or -EINVAL with
+ * *secsp set to 0.
+ */
 int policy_duration_parse(const char *s, long *secsp);
 
 #endif /* POLICY_POLICY_H */

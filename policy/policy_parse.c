@@ -18,11 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
 #include "common/err.h"
 #include "policy.h"
 
 #define LINE_MAX_LEN	4096
 #define MAX_TOKENS	16
+/* Grants and break-glass windows longer than ten years are mistakes. */
+#define POLICY_DURATION_MAX	(3650LL * 86400)
 
 enum section {
 	SEC_NONE, SEC_SETTINGS, SEC_WINDOWS, SEC_ROLE, SEC_USERS, SEC_GROUPS,
@@ -150,27 +153,13 @@ char *policy_ops_str(unsigned int ops, char *buf, size_t size)
 
 int policy_duration_parse(const char *s, long *secsp)
 {
-	char *end;
-	long v, mul = 1;
+	int64_t secs;
 
 	*secsp = 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || v < 0)
+	if (duration_parse(s, DURATION_ZERO_OK | DURATION_UP_TO_DAYS,
+			   INT64_MAX, &secs) || secs > POLICY_DURATION_MAX)
 		return -EINVAL;
-	if (!strcmp(end, "s") || !*end)
-		mul = 1;
-	else if (!strcmp(end, "m"))
-		mul = 60;
-	else if (!strcmp(end, "h"))
-		mul = 3600;
-	else if (!strcmp(end, "d"))
-		mul = 86400;
-	else
-		return -EINVAL;
-	if (v > 3650L * 86400 / mul)
-		return -EINVAL;
-	*secsp = v * mul;
+	*secsp = (long)secs;
 	return 0;
 }
 
