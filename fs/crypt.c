@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <openssl/sha.h>
@@ -1006,6 +1007,41 @@ int xattr_name_decrypt(struct vol *vol, const char *bname, char *name)
 	    strlen(name) != (size_t)n - SIV_TAG_LEN)
 		return -PHV_EAUTH;
 	return 0;
+}
+
+ssize_t xattr_list_plain(struct vol *vol, const char *p, char **listp)
+{
+	char name[XATTR_BACKING_MAX], *blist = NULL, *out = NULL, *b;
+	size_t pos = 0, nl;
+	ssize_t len, r = -ENOMEM;
+
+	*listp = NULL;
+	len = listxattr(p, NULL, 0);
+	if (len < 0)
+		return -errno;
+	blist = malloc((size_t)len + 1);
+	out = malloc((size_t)len + 1);
+	if (!blist || !out)
+		goto out;
+	len = listxattr(p, blist, (size_t)len);
+	if (len < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (b = blist; b < blist + len; b += strlen(b) + 1) {
+		if (xattr_name_decrypt(vol, b, name))
+			continue;
+		nl = strlen(name) + 1;
+		memcpy(out + pos, name, nl);	/* plaintext is shorter */
+		pos += nl;
+	}
+	*listp = out;
+	out = NULL;
+	r = (ssize_t)pos;
+out:
+	free(blist);
+	free(out);
+	return r;
 }
 
 int xattr_seal(struct vol *vol, const uint8_t oid[static FILE_ID_LEN],

@@ -1867,60 +1867,25 @@ out:
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct vol_fuse *f = ctx_of(req);
 	struct node *n = node_of(req, ino);
 	struct guard *g = guard_of(req);
-	char p[32], *blist = NULL, *out = NULL, *b;
-	char name[XATTR_BACKING_MAX], path[PATH_MAX];
+	char p[32], path[PATH_MAX], *list = NULL;
 	struct who w;
-	size_t pos = 0;
 	ssize_t len;
-	int r = 0;
 
-	if (g) {
-		r = guard_pre(req, g, GUARD_GETXATTR, n, NULL, 0, &w, path);
-		if (r) {
-			reply_err(req, r);
-			return;
-		}
-	}
-	procpath(n->fd, p);
-	len = listxattr(p, NULL, 0);
-	if (len < 0) {
-		reply_err(req, -errno);
+	if (guard_gate(req, g, GUARD_GETXATTR, n, NULL, 0, &w, path))
 		return;
-	}
-	blist = malloc((size_t)len + 1);
-	out = malloc((size_t)len + 1);
-	if (!blist || !out) {
-		r = -ENOMEM;
-		goto out;
-	}
-	len = listxattr(p, blist, (size_t)len);
-	if (len < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (b = blist; b < blist + len; b += strlen(b) + 1) {
-		size_t nl;
-
-		if (xattr_name_decrypt(f->vol, b, name))
-			continue;
-		nl = strlen(name) + 1;
-		memcpy(out + pos, name, nl);	/* plaintext is shorter */
-		pos += nl;
-	}
-out:
-	if (r)
-		reply_err(req, r);
+	procpath(n->fd, p);
+	len = xattr_list_plain(ctx_of(req)->vol, p, &list);
+	if (len < 0)
+		reply_err(req, (int)len);
 	else if (!size)
-		fuse_reply_xattr(req, pos);
-	else if (size < pos)
+		fuse_reply_xattr(req, (size_t)len);
+	else if (size < (size_t)len)
 		reply_err(req, -ERANGE);
 	else
-		fuse_reply_buf(req, out, pos);
-	free(blist);
-	free(out);
+		fuse_reply_buf(req, list, (size_t)len);
+	free(list);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)

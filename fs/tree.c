@@ -311,47 +311,20 @@ static int obj_id(struct vol *vol, int fd, uint8_t oid[static FILE_ID_LEN],
 ssize_t vol_listxattr(struct vol *vol, const char *path, char *buf,
 		      size_t size)
 {
-	char p[32], name[XATTR_BACKING_MAX], *blist = NULL, *b;
-	size_t pos = 0;
-	ssize_t len, r;
+	char p[32], *list = NULL;
+	ssize_t r;
 	int fd = open_obj(vol, path, 0);
 
 	if (fd < 0)
 		return fd;
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	len = listxattr(p, NULL, 0);
-	if (len < 0) {
-		r = -errno;
-		goto out;
-	}
-	blist = malloc((size_t)len + 1);
-	if (!blist) {
-		r = -ENOMEM;
-		goto out;
-	}
-	len = listxattr(p, blist, (size_t)len);
-	if (len < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (b = blist; b < blist + len; b += strlen(b) + 1) {
-		size_t nl;
-
-		if (xattr_name_decrypt(vol, b, name))
-			continue;
-		nl = strlen(name) + 1;
-		if (size && pos + nl > size) {
-			r = -ERANGE;
-			goto out;
-		}
-		if (size)
-			memcpy(buf + pos, name, nl);
-		pos += nl;
-	}
-	r = (ssize_t)pos;
-out:
-	free(blist);
+	r = xattr_list_plain(vol, p, &list);
 	close(fd);
+	if (r > 0 && size && (size_t)r > size)
+		r = -ERANGE;
+	else if (r > 0 && size)
+		memcpy(buf, list, (size_t)r);
+	free(list);
 	return r;
 }
 

@@ -198,6 +198,12 @@ int xattr_name_encrypt(struct vol *vol, const char *name, char *bname);
  * -PHV_EAUTH when damaged. */
 int xattr_name_decrypt(struct vol *vol, const char *bname, char *name);
 
+/* The plaintext names of the xattrs of the object at path p (a
+ * /proc/self/fd link), NUL-separated, skipping names not ours, into
+ * *listp (malloc'd; the caller frees it).  Returns its length or
+ * -errno; *listp is NULL on failure. */
+ssize_t xattr_list_plain(struct vol *vol, const char *p, char **listp);
+
 /* Seal/open a value bound to the object ID and the plaintext name.
  * Sealed size is len + BLK_OVERHEAD. */
 int xattr_seal(struct vol *vol, const uint8_t oid[static FILE_ID_LEN],
