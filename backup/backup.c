@@ -534,7 +534,7 @@ static void unreadable(struct bk *b, const char *path, int err)
 	n[b->s->nunreadable++] = line;
 }
 
-static void hash_zeros(XXH3_state_t *h, uint64_t len)
+void backup_hash_zeros(XXH3_state_t *h, uint64_t len)
 {
 	static const uint8_t zero[65536];
 	size_t n;
@@ -635,7 +635,7 @@ static int read_file(struct bk *b, struct mf_node *n)
 			hole = (uint64_t)before.st_size;
 		if (data >= hole)
 			break;
-		hash_zeros(h, data - off);
+		backup_hash_zeros(h, data - off);
 		r = read_region(b, f, n, h, data, hole, &covered);
 		if (r)
 			goto out;
@@ -645,7 +645,7 @@ static int read_file(struct bk *b, struct mf_node *n)
 	}
 	if (off < (uint64_t)before.st_size && !ops->fstat(f, &after) &&
 	    (uint64_t)after.st_size >= (uint64_t)before.st_size) {
-		hash_zeros(h, (uint64_t)before.st_size - off);
+		backup_hash_zeros(h, (uint64_t)before.st_size - off);
 		off = (uint64_t)before.st_size;	/* trailing hole */
 	}
 	n->size = off;

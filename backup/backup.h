@@ -92,4 +92,12 @@ void backup_stats_release(struct backup_stats *s);
  */
 const char *backup_esc(const char *s, char *buf, size_t size);
 
+struct XXH3_state_s;
+
+/*
+ * Feed len zero bytes to the XXH3-128 state h: a hole or a gap counts as
+ * zeros in a file's fingerprint (mf_node.fp), on backup and on restore.
+ */
+void backup_hash_zeros(struct XXH3_state_s *h, uint64_t len);
+
 #endif /* BACKUP_BACKUP_H */

@@ -319,18 +319,6 @@ out:
 	return same;
 }
 
-static void hash_zeros(XXH3_state_t *h, uint64_t len)
-{
-	static const uint8_t zero[65536];
-	size_t n;
-
-	while (len) {
-		n = len > sizeof(zero) ? sizeof(zero) : (size_t)len;
-		XXH3_128bits_update(h, zero, n);
-		len -= n;
-	}
-}
-
 /* pwrite() all of len, so a full disk reports ENOSPC, not a short write */
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 {
@@ -404,10 +392,10 @@ static int write_extents(struct rs *s, struct store *st,
 			r = -PHV_EFORMAT;
 			break;
 		}
-		hash_zeros(h, x->off - pos);	/* an unrecorded hole */
+		backup_hash_zeros(h, x->off - pos);	/* an unrecorded hole */
 		pos = x->off + x->len;
 		if (x->pack == MF_HOLE) {
-			hash_zeros(h, x->len);
+			backup_hash_zeros(h, x->len);
 			continue;
 		}
 		r = fetch_extent(s, st, x, &data, &len);
@@ -432,7 +420,7 @@ static int write_extents(struct rs *s, struct store *st,
 		progress_add(&s->prog, 0, len);
 	}
 	if (!r && pos < n->size)
-		hash_zeros(h, n->size - pos);
+		backup_hash_zeros(h, n->size - pos);
 	if (!r) {
 		XXH128_canonicalFromHash(&fp, XXH3_128bits_digest(h));
 		if (memcmp(fp.digest, n->fp, MF_FP_LEN)) {
@@ -558,7 +546,7 @@ static void rf_hash_holes(struct rfile *f, const struct mf_node *n,
 		x = &n->ext[f->ext_next];
 		if (x->pack != MF_HOLE)
 			return;
-		hash_zeros(f->h, x->off + x->len - f->hashed);
+		backup_hash_zeros(f->h, x->off + x->len - f->hashed);
 		f->hashed = x->off + x->len;
 		f->ext_next++;
 	}
@@ -577,7 +565,7 @@ static void rf_finish(struct rs *s, size_t i)
 	if (!r && f->h) {
 		rf_hash_holes(f, n, n->next);
 		if (f->ext_next == n->next) {
-			hash_zeros(f->h, n->size - f->hashed);
+			backup_hash_zeros(f->h, n->size - f->hashed);
 			XXH128_canonicalFromHash(&c, XXH3_128bits_digest(f->h));
 			memcpy(fp, c.digest, MF_FP_LEN);
 		} else {
@@ -743,7 +731,7 @@ static void piece_place(struct rs *s, const struct piece *p,
 		if (f->h) {
 			rf_hash_holes(f, n, p->ext);
 			if (f->ext_next == p->ext) {
-				hash_zeros(f->h, x->off - f->hashed);
+				backup_hash_zeros(f->h, x->off - f->hashed);
 				XXH3_128bits_update(f->h, data, len);
 				f->hashed = x->off + x->len;
 				f->ext_next++;
