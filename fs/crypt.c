@@ -32,6 +32,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "crypto/secmem.h"
 #include "vol_i.h"
 
@@ -78,56 +79,7 @@ ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off)
 
 void name_tmp(char *buf)
 {
-	uint8_t rnd[12];
-	char b64[B64_ENCLEN(sizeof(rnd)) + 1];
-
-	if (secmem_random(rnd, sizeof(rnd)))
-		snprintf(b64, sizeof(b64), "%ld", (long)random());
-	else
-		b64_encode(rnd, sizeof(rnd), b64);
-	snprintf(buf, 64, TMP_PREFIX "%s", b64);
-}
-
-static int fsync_dir(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-static int write_atomic_x(int dirfd, const char *name, const void *buf,
-			  size_t len, mode_t mode, int syncdir)
-{
-	char tmp[64];
-	int fd, r;
-
-	name_tmp(tmp);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	r = pwrite_all(fd, buf, len, 0);
-	if (!r && fsync(fd))
-		r = -errno;
-	close(fd);
-	if (!r && renameat(dirfd, tmp, dirfd, name))
-		r = -errno;
-	if (r)
-		unlinkat(dirfd, tmp, 0);
-	else if (syncdir)
-		r = fsync_dir(dirfd);
-	return r;
-}
-
-int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
-		 mode_t mode)
-{
-	return write_atomic_x(dirfd, name, buf, len, mode, 1);
+	file_tmp_name(buf);
 }
 
 /* A per-thread scratch buffer for ciphertext, grown on demand. */
@@ -692,13 +644,17 @@ int dirid_read(int dirfd, uint8_t id[static DIRID_LEN])
 int dirid_create(int dirfd, uint8_t id[static DIRID_LEN])
 {
 	uint8_t buf[DIRID_FILE_LEN] = "PHVD\0\1\0\0";
+	struct iovec iov;
 	int r;
 
 	r = secmem_random(id, DIRID_LEN);
 	if (r)
 		return r;
 	memcpy(buf + 8, id, DIRID_LEN);
-	return write_atomic_x(dirfd, VOL_DIRID_NAME, buf, sizeof(buf), 0444, 0);
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	return file_replace_at(dirfd, VOL_DIRID_NAME, &iov, 1, 0444,
+			       FILE_REPLACE_NO_DIRSYNC);
 }
 
 /* ---- names ---------------------------------------------------------- */
@@ -826,12 +782,15 @@ int name_decrypt(struct vol *vol, int dirfd,
 
 int name_sidecar_write(int dirfd, const char *bname, const char *longenc)
 {
+	struct iovec iov = { .iov_base = (void *)longenc,
+			     .iov_len = strlen(longenc) };
 	char side[256];
 	int r = sidecar_name(bname, side);
 
 	if (r)
 		return r;
-	return write_atomic_x(dirfd, side, longenc, strlen(longenc), 0444, 0);
+	return file_replace_at(dirfd, side, &iov, 1, 0444,
+			       FILE_REPLACE_NO_DIRSYNC);
 }
 
 void name_sidecar_remove(int dirfd, const char *bname)

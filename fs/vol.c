@@ -33,6 +33,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "crypto/kdf.h"
 #include "crypto/secmem.h"
@@ -267,8 +268,12 @@ static int conf_write(struct vol *vol)
 		b64_encode(mac, MAC_LEN, b64);
 		r = conf_add(buf, &pos, "mac %s\n", b64);
 	}
-	if (!r)
-		r = write_atomic(vol->rootfd, VOL_CONF_NAME, buf, pos, 0600);
+	if (!r) {
+		struct iovec iov = { .iov_base = buf, .iov_len = pos };
+
+		r = file_replace_at(vol->rootfd, VOL_CONF_NAME, &iov, 1, 0600,
+				    0);
+	}
 	if (!r)
 		conf_stamp(vol);
 	free(buf);

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "common/fileio.h"
 #include "crypto/aead.h"
 #include "crypto/keyslot.h"
 #include "vol.h"
@@ -138,7 +139,7 @@ int fc_rewrap(struct fcrypt *fc, uint32_t kek);
 #define NAME_ENC_MAX		400	/* encoded SIV of a 255-byte name */
 #define LONG_PREFIX		"L."
 #define LONG_SUFFIX		".name"
-#define TMP_PREFIX		".phivault.tmp."
+#define TMP_PREFIX		FILE_TMP_PREFIX
 
 /* Read the directory ID of dirfd; -PHV_EAUTH when missing or damaged. */
 int dirid_read(int dirfd, uint8_t id[static DIRID_LEN]);
@@ -174,7 +175,8 @@ int name_sidecar_write(int dirfd, const char *bname, const char *longenc);
 /* Remove the sidecar of bname when bname is a long name; ignores ENOENT. */
 void name_sidecar_remove(int dirfd, const char *bname);
 
-/* A random temporary name with TMP_PREFIX into buf (64 bytes). */
+/* A random temporary name with TMP_PREFIX into buf (64 bytes):
+ * file_tmp_name() of common/fileio.h. */
 void name_tmp(char *buf);
 
 /* ---- crypt.c: symlinks and xattrs ------------------------------------ */
@@ -219,9 +221,5 @@ int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Read up to len at off, retrying short reads; returns the count. */
 ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off);
 
-/* Write a small file atomically: dirfd/name via a temp, fsync, rename,
- * fsync dirfd. */
-int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
-		 mode_t mode);
 
 #endif /* FS_VOL_I_H */

@@ -27,6 +27,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "crypto/kdf.h"
 #include "crypto/secmem.h"
@@ -171,22 +172,6 @@ static void format_ts(char *buf, size_t size)
 		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-static int write_line(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 /* build, chain and write one record; caller holds the lock */
 static int emit_locked(struct audit_log *l, enum audit_level level,
 		       const char *body)
@@ -213,7 +198,7 @@ static int emit_locked(struct audit_log *l, enum audit_level level,
 	if (r)
 		return r;
 	line[n++] = '\n';
-	r = write_line(l->fd, line, n);
+	r = fd_write_all(l->fd, line, (size_t)n);
 	if (!r && level >= AUDIT_NOTICE && fdatasync(l->fd))
 		r = -errno;
 	if (r) {

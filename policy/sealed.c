@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "crypto/secmem.h"
 #include "sealed.h"
 
@@ -67,72 +67,27 @@ static int sealed_mac(const char *kind, const uint8_t *key,
 	return sealed_hmac(key, SEALED_KEY_LEN, p, 3, out);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, r;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -errno;
-	r = fsync(fd) ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 int sealed_write(const char *path, const char *kind,
 		 const uint8_t key[static SEALED_KEY_LEN],
 		 const char *body, size_t len)
 {
-	char tmp[4096], hdr[128], mac64[B64_ENCLEN(32) + 1];
+	char hdr[128], mac64[B64_ENCLEN(32) + 1];
+	struct iovec iov[2];
 	uint8_t mac[32];
-	int fd = -1, r, n;
+	int r, n;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
 	r = sealed_mac(kind, key, body, len, mac);
 	if (r)
 		return r;
 	b64_encode(mac, sizeof(mac), mac64);
 	n = snprintf(hdr, sizeof(hdr), SEALED_MAGIC "%s %s\n", kind, mac64);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, hdr, n);
-	if (!r)
-		r = write_all(fd, body, len);
-	if (!r && fsync(fd))
-		r = -errno;
-	if (close(fd) && !r)
-		r = -errno;
-	if (!r && rename(tmp, path))
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	else
-		r = fsync_dir(path);
-	return r;
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return -EINVAL;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = (size_t)n;
+	iov[1].iov_base = (void *)body;
+	iov[1].iov_len = len;
+	return file_replace(path, iov, 2, 0600);
 }
 
 int sealed_slurp(const char *path, char **bufp, size_t *lenp)

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fileio.h - writing whole files safely: a write loop that survives short
+ * writes and signals, and the atomic replacement of a small file (temp in
+ * the same directory, fsync, rename, fsync of the directory), so a reader
+ * or a crash sees the old contents or the new, never a mix.
+ *
+ * Nothing here logs or allocates beyond a path copy; every function
+ * returns 0 or -errno and is thread-safe.
+ */
+#ifndef COMMON_FILEIO_H
+#define COMMON_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Temporary names start with this; buffers for them hold this many. */
+#define FILE_TMP_PREFIX		".phivault.tmp."
+#define FILE_TMP_NAME_MAX	64
+
+enum file_replace_flags {
+	/* skip the directory fsync: the caller syncs it later itself */
+	FILE_REPLACE_NO_DIRSYNC	= 1U << 0,
+};
+
+/*
+ * Write all len bytes of buf to fd at its current offset, retrying short
+ * writes and EINTR.  Returns 0 or -errno (the file may then hold part of
+ * the data).
+ */
+int fd_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * A fresh random name FILE_TMP_PREFIX + 16 characters of base64url into
+ * buf (FILE_TMP_NAME_MAX bytes, NUL-terminated).  Never fails: without
+ * the kernel's random source the name is still unique per process.
+ */
+void file_tmp_name(char *buf);
+
+/*
+ * Replace name in the directory dirfd with the concatenation of iov:
+ * create a temporary there with O_EXCL | O_CLOEXEC and mode, write it
+ * all, fsync, close, rename over name and fsync dirfd (unless
+ * FILE_REPLACE_NO_DIRSYNC).  On failure name is untouched and the
+ * temporary removed.  Returns 0 or -errno; an error from the directory
+ * fsync means the new file is in place but maybe not yet durable.
+ */
+int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
+		    int iovcnt, mode_t mode, unsigned int flags);
+
+/* file_replace_at() for a path: its directory is opened for the call. */
+int file_replace(const char *path, const struct iovec *iov, int iovcnt,
+		 mode_t mode);
+
+#endif /* COMMON_FILEIO_H */
