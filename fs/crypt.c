@@ -1003,16 +1003,22 @@ out:
 	return r;
 }
 
+/* AAD of an xattr value: its label, the object ID and the plaintext name. */
+static void xattr_val_ad_fill(const uint8_t oid[static FILE_ID_LEN],
+			      const char *name, struct aead_ad ad[static 3])
+{
+	ad[0] = (struct aead_ad){ xattr_val_ad, sizeof(xattr_val_ad) - 1 };
+	ad[1] = (struct aead_ad){ oid, FILE_ID_LEN };
+	ad[2] = (struct aead_ad){ name, strlen(name) + 1 };
+}
+
 int xattr_seal(struct vol *vol, const uint8_t oid[static FILE_ID_LEN],
 	       const char *name, const void *val, size_t len, uint8_t *out)
 {
-	struct aead_ad ad[3] = {
-		{ xattr_val_ad, sizeof(xattr_val_ad) - 1 },
-		{ oid, FILE_ID_LEN },
-		{ name, strlen(name) + 1 },
-	};
+	struct aead_ad ad[3];
 	int r;
 
+	xattr_val_ad_fill(oid, name, ad);
 	r = secmem_random(out, AEAD_NONCE_LEN);
 	if (!r)
 		r = aead_seal(vol->meta_key, out, ad, 3, val, len,
@@ -1023,14 +1029,11 @@ int xattr_seal(struct vol *vol, const uint8_t oid[static FILE_ID_LEN],
 int xattr_open(struct vol *vol, const uint8_t oid[static FILE_ID_LEN],
 	       const char *name, const uint8_t *in, size_t inlen, void *val)
 {
-	struct aead_ad ad[3] = {
-		{ xattr_val_ad, sizeof(xattr_val_ad) - 1 },
-		{ oid, FILE_ID_LEN },
-		{ name, strlen(name) + 1 },
-	};
+	struct aead_ad ad[3];
 
 	if (inlen < BLK_OVERHEAD)
 		return -PHV_EAUTH;
+	xattr_val_ad_fill(oid, name, ad);
 	return aead_open(vol->meta_key, in, ad, 3, in + AEAD_NONCE_LEN,
 			 inlen - BLK_OVERHEAD, val,
 			 in + inlen - AEAD_TAG_LEN);
