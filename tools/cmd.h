@@ -32,6 +32,9 @@ struct cmd {
 /* Print `phivault help NAME` to stdout; used by every --help. */
 int cmd_usage(const char *name, int status);
 
+/* Print "phivault: <message>\n" to stderr, always (cron mails it). */
+void cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

@@ -11,7 +11,6 @@
  * Results: one summary line on stdout, or one JSON object with --json.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include "common/log.h"
 #include "fs/vol.h"
 #include "cmd.h"
+#include "repoopt.h"
 #include "secret.h"
 
 enum {
@@ -197,7 +197,7 @@ static int parse_opts(int argc, char **argv, const int *allowed,
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->repo = getenv("PHIVAULT_REPOSITORY");
+	o->repo = getenv(REPOOPT_ENV_REPO);
 	o->vol.env_file = "PHIVAULT_PASSPHRASE_FILE";
 	for (i = 0; long_opts[i].name; i++)
 		if (opt_allowed(allowed, long_opts[i].val))
@@ -226,19 +226,6 @@ static void setup_logging(void)
 	s3_set_notify(s3_notice);
 }
 
-/* Errors are printed to stderr always: cron mails them. */
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "phivault: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
-
 /*
  * S3 refusing the access key or the signature (-EKEYREJECTED from the
  * store) is EXIT_CREDS: the AWS credentials are wrong, not the
@@ -262,13 +249,13 @@ static void fail_store(struct store *st, const char *what, int r)
 		"SignatureDoesNotMatch" : "access key or signature rejected";
 
 	if (r == -EKEYREJECTED) {
-		fail("S3 refused the credentials (%s): check "
-		     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-		     "AWS_PROFILE and its credentials file; the repository "
-		     "passphrase was not tried", code);
+		cmd_fail("S3 refused the credentials (%s): check "
+			 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+			 "AWS_PROFILE and its credentials file; the repository "
+			 "passphrase was not tried", code);
 		return;
 	}
-	fail("%s: %s%s%s", what, phv_strerror(r), e[0] ? ": " : "", e);
+	cmd_fail("%s: %s%s%s", what, phv_strerror(r), e[0] ? ": " : "", e);
 }
 
 /* Text for a name on stderr or stdout: control characters escaped. */
@@ -284,26 +271,40 @@ static int open_store(struct bopts *o, struct store **stp)
 
 	r = store_open(o->repo, o->endpoint, stp, msg, sizeof(msg));
 	if (r)
-		fail("%s", msg[0] ? msg : phv_strerror(r));
+		cmd_fail("%s", msg[0] ? msg : phv_strerror(r));
 	return r;
 }
 
 static int get_repo_secret(struct bopts *o, int confirm, struct secret *s)
 {
-	struct secret_opts so = {
-		.passphrase_file = o->repo_pass,
-		.env_file = "PHIVAULT_REPO_PASSPHRASE_FILE",
-	};
-	const char *env = getenv("PHIVAULT_REPO_PASSPHRASE_FILE");
+	const char *env = getenv(REPOOPT_ENV_PASSFILE);
 
 	if (!o->repo_pass && !(env && *env) && !isatty(0)) {
-		fail("no repository passphrase: no terminal to ask for it; "
-		     "use --repo-passphrase-file F or "
-		     "PHIVAULT_REPO_PASSPHRASE_FILE");
+		cmd_fail("no repository passphrase: no terminal to ask for it; "
+			 "use --repo-passphrase-file F or "
+			 "PHIVAULT_REPO_PASSPHRASE_FILE");
 		return -PHV_ECONFIG;
 	}
 
-	return secret_get(&so, "Repository passphrase: ", confirm, s);
+	return repoopt_secret(o->repo_pass, confirm, s);
+}
+
+/* Check the server's clock, then read the repository passphrase: the
+ * steps between opening the store and opening (or creating) the
+ * repository.  Prints why it failed. */
+static int clock_and_secret(struct bopts *o, struct store *st,
+			    time_t *server_nowp, int confirm,
+			    struct secret *s)
+{
+	char msg[512];
+	int r;
+
+	r = repo_clock_check(st, server_nowp, msg, sizeof(msg));
+	if (r) {
+		cmd_fail("%s", msg);
+		return r;
+	}
+	return get_repo_secret(o, confirm, s);
 }
 
 /* Open store and repository, check the clock; the common preamble. */
@@ -311,7 +312,6 @@ static int open_repo(struct bopts *o, struct store **stp, struct repo **rp,
 		     time_t *server_nowp)
 {
 	struct secret sec = { 0 };
-	char msg[512];
 	int r;
 
 	*rp = NULL;
@@ -322,12 +322,7 @@ static int open_repo(struct bopts *o, struct store **stp, struct repo **rp,
 		fprintf(stderr, "phivault: warning: %s is a local directory "
 			"repository: it has no immutability (no Object "
 			"Lock)\n", o->repo);
-	r = repo_clock_check(*stp, server_nowp, msg, sizeof(msg));
-	if (r) {
-		fail("%s", msg);
-		return r;
-	}
-	r = get_repo_secret(o, 0, &sec);
+	r = clock_and_secret(o, *stp, server_nowp, 0, &sec);
 	if (r)
 		return r;
 	r = repo_open(*stp, sec.data, sec.len, rp);
@@ -335,15 +330,15 @@ static int open_repo(struct bopts *o, struct store **stp, struct repo **rp,
 	if (r == -EKEYREJECTED)
 		fail_store(*stp, o->repo, r);
 	else if (r == -PHV_EBADKEY)
-		fail("wrong repository passphrase: no key slot of %s opens "
-		     "with it", o->repo);
+		cmd_fail("wrong repository passphrase: no key slot of %s opens "
+			 "with it", o->repo);
 	else if (r == -PHV_ENOTFOUND)
-		fail("%s: no repository there (run 'phivault repo init')",
-		     o->repo);
+		cmd_fail("%s: no repository there (run 'phivault repo init')",
+			 o->repo);
 	else if (r)
-		fail("cannot open repository %s: %s%s%s", o->repo,
-		     phv_strerror(r), store_error(*stp)[0] ? ": " : "",
-		     store_error(*stp));
+		cmd_fail("cannot open repository %s: %s%s%s", o->repo,
+			 phv_strerror(r), store_error(*stp)[0] ? ": " : "",
+			 store_error(*stp));
 	return r;
 }
 
@@ -354,7 +349,7 @@ static int take_lock(struct repo *r, const char *what)
 
 	ret = repo_lock(r, what, msg, sizeof(msg));
 	if (ret)
-		fail("%s", msg[0] ? msg : phv_strerror(ret));
+		cmd_fail("%s", msg[0] ? msg : phv_strerror(ret));
 	return ret;
 }
 
@@ -371,22 +366,22 @@ static int repo_init_opts(const struct bopts *o, struct repo_init_opts *io)
 		else if (!strcmp(o->lock_mode, "none"))
 			io->mode = STORE_LOCK_NONE;
 		else {
-			fail("--lock-mode: '%s' is not governance, compliance "
-			     "or none", o->lock_mode);
+			cmd_fail("--lock-mode: '%s' is not governance, "
+				 "compliance or none", o->lock_mode);
 			return -EINVAL;
 		}
 	}
 	if (o->retention && (repo_parse_duration(o->retention,
 						 &io->retention) ||
 			     io->retention > REPO_RETENTION_MAX)) {
-		fail("--retention: '%s' is not a duration from 1s to %dy "
-		     "like 90d", o->retention,
-		     (int)(REPO_RETENTION_MAX / (365 * 86400)));
+		cmd_fail("--retention: '%s' is not a duration from 1s to %dy "
+			 "like 90d", o->retention,
+			 (int)(REPO_RETENTION_MAX / (365 * 86400)));
 		return -EINVAL;
 	}
 	if (o->argon && sscanf(o->argon, "%u:%u:%u", &io->argon.t_cost,
 			       &io->argon.m_cost, &io->argon.lanes) != 3) {
-		fail("--argon2: '%s' is not T:M:P", o->argon);
+		cmd_fail("--argon2: '%s' is not T:M:P", o->argon);
 		return -EINVAL;
 	}
 	return 0;
@@ -397,7 +392,6 @@ static int repo_init_cmd(struct bopts *o)
 	struct repo_init_opts io = { .argon = keyslot_default_argon };
 	struct store *st = NULL;
 	struct secret sec = { 0 };
-	char msg[512];
 	time_t now;
 	int r;
 
@@ -415,12 +409,7 @@ static int repo_init_cmd(struct bopts *o)
 		fprintf(stderr, "phivault: warning: %s is a local directory: "
 			"backups there have no immutability\n", o->repo);
 	}
-	r = repo_clock_check(st, &now, msg, sizeof(msg));
-	if (r) {
-		fail("%s", msg);
-		goto out;
-	}
-	r = get_repo_secret(o, 1, &sec);
+	r = clock_and_secret(o, st, &now, 1, &sec);
 	if (r)
 		goto out;
 	r = repo_init(st, &io, sec.type, sec.data, sec.len, now);
@@ -536,8 +525,8 @@ int cmd_backup(int argc, char **argv)
 	bo.step = BACKUP_STEP_AUTO;
 	if (o.step && strcmp(o.step, "0") &&
 	    repo_parse_duration(o.step, &bo.step)) {
-		fail("--retention-step: '%s' is not a duration like 1d",
-		     o.step);
+		cmd_fail("--retention-step: '%s' is not a duration like 1d",
+			 o.step);
 		return EXIT_USAGE;
 	}
 	if (o.step && !strcmp(o.step, "0"))
@@ -545,7 +534,7 @@ int cmd_backup(int argc, char **argv)
 	setup_logging();
 	abs = realpath(argv[optind], NULL);
 	if (!abs) {
-		fail("%s: %s", argv[optind], strerror(errno));
+		cmd_fail("%s: %s", argv[optind], strerror(errno));
 		return EXIT_FAIL;
 	}
 	if (source_is_volume(abs)) {
@@ -556,8 +545,9 @@ int cmd_backup(int argc, char **argv)
 	ret = source_open(abs, vs.type, vs.data, vs.len, &src);
 	secret_release(&vs);
 	if (ret) {
-		fail("cannot read %s: %s", abs, ret == -PHV_EBADKEY ?
-		     "wrong volume passphrase or key file" : phv_strerror(ret));
+		cmd_fail("cannot read %s: %s", abs, ret == -PHV_EBADKEY ?
+			 "wrong volume passphrase or key file" :
+			 phv_strerror(ret));
 		code = exit_for(ret);
 		goto out;
 	}
@@ -580,12 +570,12 @@ int cmd_backup(int argc, char **argv)
 	if (ret == -EKEYREJECTED)
 		fail_store(st, "backup failed", ret);
 	else if (ret == -PHV_ENET || ret == -PHV_ES3 || ret == -PHV_ELOCKED)
-		fail("backup failed, no snapshot written: %s%s%s",
-		     phv_strerror(ret), store_error(st)[0] ? ": " : "",
-		     store_error(st));
+		cmd_fail("backup failed, no snapshot written: %s%s%s",
+			 phv_strerror(ret), store_error(st)[0] ? ": " : "",
+			 store_error(st));
 	else if (ret)
-		fail("backup failed, no snapshot written: %s",
-		     phv_strerror(ret));
+		cmd_fail("backup failed, no snapshot written: %s",
+			 phv_strerror(ret));
 	else
 		log_notice("snapshot %s of %s: %llu files, %llu bytes "
 			   "uploaded", s.snapshot, abs,
@@ -664,7 +654,7 @@ int cmd_snapshots(int argc, char **argv)
 	}
 	ret = repo_snaps_load(r, &s, &n);
 	if (ret) {
-		fail("cannot list snapshots: %s", phv_strerror(ret));
+		cmd_fail("cannot list snapshots: %s", phv_strerror(ret));
 		goto out;
 	}
 	if (o.json)
@@ -748,7 +738,7 @@ static int maint_cmd(int argc, char **argv, const char *name, int lock)
 	else if (ret == -PHV_EAUTH || ret == -PHV_ENOTFOUND)
 		code = EXIT_DAMAGED;
 	else if (ret)
-		fail("%s failed: %s", name, phv_strerror(ret));
+		cmd_fail("%s failed: %s", name, phv_strerror(ret));
 	else
 		code = EXIT_OK;
 out:
@@ -829,8 +819,8 @@ static int open_volume(struct bopts *o, struct vol **volp)
 
 	*volp = NULL;
 	if (!source_is_volume(o->into)) {
-		fail("%s: not a phivault volume (no %s)", o->into,
-		     VOL_CONF_NAME);
+		cmd_fail("%s: not a phivault volume (no %s)", o->into,
+			 VOL_CONF_NAME);
 		return -PHV_ECONFIG;
 	}
 	r = secret_get(&o->vol, "Volume passphrase: ", 0, &vs);
@@ -839,9 +829,9 @@ static int open_volume(struct bopts *o, struct vol **volp)
 	r = vol_open(o->into, vs.type, vs.data, vs.len, volp);
 	secret_release(&vs);
 	if (r == -PHV_EBADKEY)
-		fail("%s: wrong volume passphrase or key file", o->into);
+		cmd_fail("%s: wrong volume passphrase or key file", o->into);
 	else if (r)
-		fail("cannot open volume %s: %s", o->into, phv_strerror(r));
+		cmd_fail("cannot open volume %s: %s", o->into, phv_strerror(r));
 	return r;
 }
 
@@ -895,10 +885,10 @@ static int check_target(const char *target)
 	int r = 0;
 
 	if (in_volume(target, &vol)) {
-		fail("%s is inside the phivault volume %s: --target writes "
-		     "plaintext; use --into %s to restore encrypted into "
-		     "the volume", esc(target, e, sizeof(e)),
-		     esc(vol, e2, sizeof(e2)), esc(vol, e2, sizeof(e2)));
+		cmd_fail("%s is inside the phivault volume %s: --target writes "
+			 "plaintext; use --into %s to restore encrypted into "
+			 "the volume", esc(target, e, sizeof(e)),
+			 esc(vol, e2, sizeof(e2)), esc(vol, e2, sizeof(e2)));
 		free(vol);
 		return -EPERM;
 	}
@@ -911,9 +901,10 @@ static int check_target(const char *target)
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
-			fail("cannot create target %s: %s does not exist or "
-			     "is not a directory", esc(target, e, sizeof(e)),
-			     esc(dir, e2, sizeof(e2)));
+			cmd_fail("cannot create target %s: %s does not "
+				 "exist or is not a directory",
+				 esc(target, e, sizeof(e)),
+				 esc(dir, e2, sizeof(e2)));
 			r = -ENOENT;
 		}
 	}
@@ -997,17 +988,17 @@ static int pick_snapshot(const struct bopts *o, const struct repo_snap *s,
 	is_time = !repo_parse_time(spec, &t);
 	if (strcmp(spec, "latest") && !is_time) {
 		if (!all_hex(spec)) {
-			fail("'%s' is neither a snapshot ID, 'latest' nor a "
-			     "valid time like '2026-11-30 08:00'",
-			     esc(spec, e, sizeof(e)));
+			cmd_fail("'%s' is neither a snapshot ID, 'latest' "
+				 "nor a valid time like '2026-11-30 08:00'",
+				 esc(spec, e, sizeof(e)));
 			*codep = EXIT_USAGE;
 			return -1;
 		}
 		idx = repo_snap_find(s, n, spec);
 		if (idx < 0)
-			fail("%s: %s", spec, idx == -EINVAL ?
-			     "ambiguous snapshot id prefix" :
-			     "no such snapshot");
+			cmd_fail("%s: %s", spec, idx == -EINVAL ?
+				 "ambiguous snapshot id prefix" :
+				 "no such snapshot");
 		return idx < 0 ? -1 : idx;
 	}
 	host = o->host ? strdup(o->host) : NULL;
@@ -1015,9 +1006,9 @@ static int pick_snapshot(const struct bopts *o, const struct repo_snap *s,
 	infer_scope(o, s, n, &host, &source);
 	ns = repo_snap_sources(s, n, host, source, NULL);
 	if (ns > 1) {
-		fail("the repository holds snapshots of %zu sources; say "
-		     "which one '%s' means with --source PATH (and --host "
-		     "H):", ns, esc(spec, e, sizeof(e)));
+		cmd_fail("the repository holds snapshots of %zu sources; say "
+			 "which one '%s' means with --source PATH (and --host "
+			 "H):", ns, esc(spec, e, sizeof(e)));
 		list_sources(s, n, host, source);
 		*codep = EXIT_USAGE;
 		goto out;
@@ -1025,14 +1016,14 @@ static int pick_snapshot(const struct bopts *o, const struct repo_snap *s,
 	idx = repo_snap_find_in(s, n, spec, host, source);
 	if (idx < 0) {
 		if (is_time)
-			fail("no snapshot%s%s at or before %s",
-			     source ? " of " : "",
-			     source ? esc(source, e, sizeof(e)) : "", spec);
+			cmd_fail("no snapshot%s%s at or before %s",
+				 source ? " of " : "",
+				 source ? esc(source, e, sizeof(e)) : "", spec);
 		else
-			fail("no snapshot%s%s%s%s in the repository",
-			     source ? " of " : "",
-			     source ? esc(source, e, sizeof(e)) : "",
-			     host ? " on host " : "", host ? host : "");
+			cmd_fail("no snapshot%s%s%s%s in the repository",
+				 source ? " of " : "",
+				 source ? esc(source, e, sizeof(e)) : "",
+				 host ? " on host " : "", host ? host : "");
 		idx = -1;
 		goto out;
 	}
@@ -1041,9 +1032,9 @@ static int pick_snapshot(const struct bopts *o, const struct repo_snap *s,
 		if (s[i].loaded)
 			continue;
 		repo_hex(s[i].id, hex);
-		fail("snapshot %.8s is damaged (%s) and may be the newest; "
-		     "not restoring an older one in its place", hex,
-		     phv_strerror(s[i].err));
+		cmd_fail("snapshot %.8s is damaged (%s) and may be the newest; "
+			 "not restoring an older one in its place", hex,
+			 phv_strerror(s[i].err));
 		repo_hex(s[idx].id, hex);
 		fmt_time(s[idx].m.time, when, sizeof(when));
 		fprintf(stderr, "phivault: the newest intact snapshot of %s "
@@ -1087,8 +1078,8 @@ static int parse_overwrite(const char *s, enum restore_overwrite *op)
 	else if (!strcmp(s, "always"))
 		*op = RESTORE_ALWAYS;
 	else {
-		fail("--overwrite: '%s' is not never, if-changed or always",
-		     s);
+		cmd_fail("--overwrite: '%s' is not never, if-changed or always",
+			 s);
 		return -EINVAL;
 	}
 	return 0;
@@ -1115,8 +1106,8 @@ static int paths_exist(const struct manifest *m, char **paths)
 				break;
 		if (len && i == m->nnodes) {
 			repo_hex(m->id, hex);
-			fail("%s: not in snapshot %.8s", esc(*paths, e,
-			     sizeof(e)), hex);
+			cmd_fail("%s: not in snapshot %.8s", esc(*paths, e,
+				 sizeof(e)), hex);
 			return 0;
 		}
 	}
@@ -1183,17 +1174,17 @@ int cmd_restore(int argc, char **argv)
 			(unsigned long long)res.stale_removed);
 	if (ret == -ENOSPC || ret == -EDQUOT || ret == -EROFS ||
 	    ret == -EFBIG)
-		fail("restore target %s: %s; stopped early",
-		     esc(o.target ? o.target : o.into, e, sizeof(e)),
-		     phv_strerror(ret));
+		cmd_fail("restore target %s: %s; stopped early",
+			 esc(o.target ? o.target : o.into, e, sizeof(e)),
+			 phv_strerror(ret));
 	else if (ret == -PHV_ENOTFOUND && ro.npaths)
-		fail("restore failed: a PATH is not in snapshot %.8s", hex);
+		cmd_fail("restore failed: a PATH is not in snapshot %.8s", hex);
 	else if (ret == -EKEYREJECTED)
 		fail_store(st, "restore failed", ret);
 	else if (ret && ret != -EIO)
-		fail("restore into %s failed: %s",
-		     esc(o.target ? o.target : o.into, e, sizeof(e)),
-		     phv_strerror(ret));
+		cmd_fail("restore into %s failed: %s",
+			 esc(o.target ? o.target : o.into, e, sizeof(e)),
+			 phv_strerror(ret));
 	if (!ret)
 		code = EXIT_OK;
 	else if (ret == -EIO || (res.failed && res.restored))

@@ -56,6 +56,7 @@
 #include "policy/guard.h"
 #include "cmd.h"
 #include "keysrc.h"
+#include "repoopt.h"
 #include "secret.h"
 
 #define PROBE_TIMEOUT	10		/* seconds for statfs + stat */
@@ -297,10 +298,7 @@ static void check_audit(struct doctor *d)
 
 static void check_repo(struct doctor *d)
 {
-	struct secret_opts so = {
-		.passphrase_file = get(d, CONF_REPO_PASSPHRASE_FILE),
-		.env_file = "PHIVAULT_REPO_PASSPHRASE_FILE",
-	};
+	const char *pass = get(d, CONF_REPO_PASSPHRASE_FILE);
 	const char *url = get(d, CONF_REPOSITORY);
 	struct secret sec = { 0 };
 	char msg[512] = "";
@@ -320,13 +318,13 @@ static void check_repo(struct doctor *d)
 		    store_error(d->st));
 		return;
 	}
-	if (!so.passphrase_file && !getenv(so.env_file)) {
+	if (!pass && !getenv(REPOOPT_ENV_PASSFILE)) {
 		say(d, FAIL, "repository", "set repo-passphrase-file",
 		    "%s is reachable, but no repository passphrase file is "
 		    "configured", url);
 		return;
 	}
-	r = secret_get(&so, "Repository passphrase: ", 0, &sec);
+	r = repoopt_secret(pass, 0, &sec);
 	if (!r) {
 		r = repo_open(d->st, sec.data, sec.len, &d->repo);
 		secret_release(&sec);

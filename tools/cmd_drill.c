@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 #include "common/hookenv.h"
 #include "common/log.h"
 #include "cmd.h"
+#include "repoopt.h"
 #include "secret.h"
 
 #define ROOT_REPORT_DIR	"/var/lib/phivault/drills"
@@ -84,18 +84,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "phivault: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* "10%" or "0.1": a fraction in (0, 1]. */
 static int parse_sample(const char *s, double *fp)
 {
@@ -118,7 +106,7 @@ static int parse_target(const char *name, const char *s, int64_t *secsp)
 {
 	if (!repo_parse_duration(s, secsp))
 		return 0;
-	fail("%s: '%s' is not a duration like 26h or 90m", name, s);
+	cmd_fail("%s: '%s' is not a duration like 26h or 90m", name, s);
 	return -EINVAL;
 }
 
@@ -127,7 +115,7 @@ static int env_defaults(struct dopts *o)
 {
 	const char *v;
 
-	o->repo = getenv("PHIVAULT_REPOSITORY");
+	o->repo = getenv(REPOOPT_ENV_REPO);
 	o->alert_hook = getenv("PHIVAULT_ALERT_HOOK");
 	if (o->alert_hook && !*o->alert_hook)
 		o->alert_hook = NULL;
@@ -141,8 +129,8 @@ static int env_defaults(struct dopts *o)
 		return -EINVAL;
 	v = getenv("PHIVAULT_DRILL_SAMPLE");
 	if (v && *v && parse_sample(v, &o->d.sample)) {
-		fail("PHIVAULT_DRILL_SAMPLE: '%s' is not a fraction in (0, 1]",
-		     v);
+		cmd_fail("PHIVAULT_DRILL_SAMPLE: '%s' is not a fraction "
+			 "in (0, 1]", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -175,8 +163,8 @@ static int parse_opts(int argc, char **argv, struct dopts *o)
 		case OPT_QUIET: o->quiet = 1; break;
 		case OPT_SAMPLE:
 			if (parse_sample(optarg, &o->d.sample)) {
-				fail("--sample wants a percentage like 10%% "
-				     "or a fraction like 0.1");
+				cmd_fail("--sample wants a percentage like "
+					 "10%% or a fraction like 0.1");
 				return -EINVAL;
 			}
 			break;
@@ -195,7 +183,8 @@ static int parse_opts(int argc, char **argv, struct dopts *o)
 		}
 	}
 	if (!o->repo || !*o->repo) {
-		fail("no repository: give --repo or set PHIVAULT_REPOSITORY");
+		cmd_fail("no repository: give --repo or set "
+			 "PHIVAULT_REPOSITORY");
 		return -EINVAL;
 	}
 	return 0;
@@ -206,10 +195,6 @@ static int open_repo(const struct dopts *o, struct store **stp,
 		     struct repo **rp, time_t *server_nowp, char *why,
 		     size_t whysize)
 {
-	struct secret_opts so = {
-		.passphrase_file = o->repo_pass,
-		.env_file = "PHIVAULT_REPO_PASSPHRASE_FILE",
-	};
 	struct secret sec = { 0 };
 	int r;
 
@@ -220,10 +205,10 @@ static int open_repo(const struct dopts *o, struct store **stp,
 		return r;
 	r = repo_clock_check(*stp, server_nowp, why, whysize);
 	if (r == -PHV_ECLOCK)
-		fail("warning: %s", why);	/* a drill still runs */
-	else if (r)
-		return r;
-	r = secret_get(&so, "Repository passphrase: ", 0, &sec);
+		cmd_fail("warning: %s", why);	/* a drill still runs */
+	    else if (r)
+		    return r;
+	r = repoopt_secret(o->repo_pass, 0, &sec);
 	if (r) {
 		snprintf(why, whysize, "no repository passphrase");
 		return r;
@@ -254,7 +239,7 @@ static int write_file(const char *dir, const char *name, const char *buf,
 	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) ||
 	    rename(tmp, path)) {
 		r = -errno;
-		fail("cannot write %s: %s", path, strerror(errno));
+		cmd_fail("cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -339,10 +324,10 @@ static int run_hook(const char *hook, const char *json, size_t len,
 	if (!w) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
-		fail("the alert hook ran longer than %ds and was killed",
-		     HOOK_TIMEOUT_S);
+		cmd_fail("the alert hook ran longer than %ds and was killed",
+			 HOOK_TIMEOUT_S);
 	} else if (w > 0 && (!WIFEXITED(status) || WEXITSTATUS(status))) {
-		fail("the alert hook failed (status %d)", status);
+		cmd_fail("the alert hook failed (status %d)", status);
 	}
 	signal(SIGPIPE, old);
 	return 0;
@@ -393,8 +378,8 @@ static int render_all(struct repo *r, const struct drill_result *d,
 	int ret, f;
 
 	if (report_hist_load(r, &h, &nh))
-		fail("warning: cannot read the past drills; the HTML report "
-		     "shows this one only");
+		cmd_fail("warning: cannot read the past drills; the HTML "
+			 "report shows this one only");
 	for (f = REPORT_JSON, ret = 0; f <= REPORT_HTML && !ret; f++)
 		ret = report_render(r, (enum report_fmt)f, d, h, nh,
 				    &out->buf[f], &out->len[f]);
@@ -434,7 +419,7 @@ static void print_notes(const char *note)
 		nl = strchr(note, '\n');
 		if (!nl)
 			break;
-		fail("warning: %.*s", (int)(nl - note), note);
+		cmd_fail("warning: %.*s", (int)(nl - note), note);
 	}
 }
 
@@ -474,8 +459,8 @@ static int drill_main(struct dopts *o)
 	memset(&d, 0, sizeof(d));
 	ret = open_repo(o, &st, &r, &now, why, sizeof(why));
 	if (ret) {
-		fail("drill could not run: %s", why[0] ? why :
-		     phv_strerror(ret));
+		cmd_fail("drill could not run: %s", why[0] ? why :
+			 phv_strerror(ret));
 		alert_unsigned(o, why[0] ? why : phv_strerror(ret));
 		status = ret == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
 		goto out;
@@ -483,22 +468,24 @@ static int drill_main(struct dopts *o)
 	o->d.server_now = now;
 	snprintf(d.repo_url, sizeof(d.repo_url), "%s", o->repo);
 	if (o->d.keep_scratch)
-		fail("WARNING: --keep-scratch leaves the restored plaintext "
-		     "PHI on disk after the drill");
+		cmd_fail("WARNING: --keep-scratch leaves the restored "
+			 "plaintext PHI on disk after the drill");
 	catch_signals();
 	ret = drill_run(r, &o->d, &d);
 	if (ret)
-		fail("the drill stopped early: %s", phv_strerror(ret));
+		cmd_fail("the drill stopped early: %s", phv_strerror(ret));
 	print_notes(d.scratch_note);
 	if (d.kept_scratch[0])
-		fail("WARNING: plaintext PHI is left at %s (--keep-scratch); "
-		     "remove it with 'rm -rf' when done", d.kept_scratch);
+		cmd_fail("WARNING: plaintext PHI is left at %s "
+			 "(--keep-scratch); remove it with 'rm -rf' when done",
+			 d.kept_scratch);
 	if (d.test_hooks[0])
-		fail("WARNING: test hooks are set (%s): the report is marked "
-		     "as made with test hooks", d.test_hooks);
+		cmd_fail("WARNING: test hooks are set (%s): the report is "
+			 "marked as made with test hooks", d.test_hooks);
 	ret = render_all(r, &d, &rd);
 	if (ret) {
-		fail("cannot write the drill report: %s", phv_strerror(ret));
+		cmd_fail("cannot write the drill report: %s",
+			 phv_strerror(ret));
 		alert_unsigned(o, "cannot write the drill report");
 		goto out;
 	}
@@ -509,8 +496,8 @@ static int drill_main(struct dopts *o)
 		ret = report_store(r, &d, rd.buf[REPORT_JSON],
 				   rd.len[REPORT_JSON], now, &key);
 		if (ret) {
-			fail("cannot keep the report in the repository: %s",
-			     phv_strerror(ret));
+			cmd_fail("cannot keep the report in the repository: %s",
+				 phv_strerror(ret));
 			status = EXIT_FAIL;
 		}
 	}
@@ -519,15 +506,15 @@ static int drill_main(struct dopts *o)
 	else if (!o->quiet)
 		fwrite(rd.buf[REPORT_TEXT], 1, rd.len[REPORT_TEXT], stdout);
 	if (d.critical)
-		fail("%s", d.checks[DRILL_DELETE].status == DRILL_CRITICAL ?
-		     d.checks[DRILL_DELETE].summary :
-		     d.checks[DRILL_LOCKS].summary);
+		cmd_fail("%s", d.checks[DRILL_DELETE].status == DRILL_CRITICAL ?
+			 d.checks[DRILL_DELETE].summary :
+			 d.checks[DRILL_LOCKS].summary);
 	if (d.checks[DRILL_TAMPER].status == DRILL_FAILED && d.tampered)
-		fail("%s", d.checks[DRILL_TAMPER].summary);
+		cmd_fail("%s", d.checks[DRILL_TAMPER].summary);
 	if (d.warnings && !o->quiet)
-		fail("warning: %s", d.checks[DRILL_LOCKS].status ==
-		     DRILL_WARNING ? d.checks[DRILL_LOCKS].summary :
-		     "see the report");
+		cmd_fail("warning: %s", d.checks[DRILL_LOCKS].status ==
+			 DRILL_WARNING ? d.checks[DRILL_LOCKS].summary :
+			 "see the report");
 	if (status != EXIT_OK && o->alert_hook)
 		run_hook(o->alert_hook, rd.buf[REPORT_JSON],
 			 rd.len[REPORT_JSON], d.critical ? "critical" :
@@ -589,15 +576,15 @@ static int verify_main(struct dopts *o, int nfiles, char **files)
 
 	ret = open_repo(o, &st, &r, &now, why, sizeof(why));
 	if (ret) {
-		fail("%s", why[0] ? why : phv_strerror(ret));
+		cmd_fail("%s", why[0] ? why : phv_strerror(ret));
 		status = ret == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
 		goto out;
 	}
 	for (i = 0; i < nfiles; i++) {
 		ret = read_all(files[i], &buf, &len);
 		if (ret) {
-			fail("cannot read %s: %s", files[i],
-			     phv_strerror(ret));
+			cmd_fail("cannot read %s: %s", files[i],
+				 phv_strerror(ret));
 			status = status == EXIT_OK ? EXIT_FAIL : status;
 			continue;
 		}
@@ -657,13 +644,13 @@ static int history_main(struct dopts *o)
 
 	ret = open_repo(o, &st, &r, &now, why, sizeof(why));
 	if (ret) {
-		fail("%s", why[0] ? why : phv_strerror(ret));
+		cmd_fail("%s", why[0] ? why : phv_strerror(ret));
 		status = ret == -PHV_EBADKEY ? EXIT_BADKEY : EXIT_FAIL;
 		goto out;
 	}
 	ret = report_hist_load(r, &h, &n);
 	if (ret) {
-		fail("cannot list the drills: %s", phv_strerror(ret));
+		cmd_fail("cannot list the drills: %s", phv_strerror(ret));
 		goto out;
 	}
 	status = EXIT_OK;
@@ -700,7 +687,7 @@ int cmd_drill(int argc, char **argv)
 
 	if (strcmp(sub, "run") && strcmp(sub, "verify") &&
 	    strcmp(sub, "history")) {
-		fail("drill: unknown subcommand '%s'", sub);
+		cmd_fail("drill: unknown subcommand '%s'", sub);
 		return cmd_usage("drill", EXIT_USAGE);
 	}
 	if (parse_opts(argc - shift, argv + shift, &o))
@@ -709,14 +696,15 @@ int cmd_drill(int argc, char **argv)
 		log_use_syslog(1);
 	if (!strcmp(sub, "verify")) {
 		if (optind >= argc - shift) {
-			fail("drill verify: name the report files");
+			cmd_fail("drill verify: name the report files");
 			return cmd_usage("drill", EXIT_USAGE);
 		}
 		return verify_main(&o, argc - shift - optind,
 				   argv + shift + optind);
 	}
 	if (optind < argc - shift) {
-		fail("drill: unexpected argument '%s'", argv[shift + optind]);
+		cmd_fail("drill: unexpected argument '%s'",
+			 argv[shift + optind]);
 		return cmd_usage("drill", EXIT_USAGE);
 	}
 	if (!strcmp(sub, "history"))

@@ -6,6 +6,7 @@
  * prints it, `phivault help CMD` and `CMD --help` print one row in full.
  * Nothing here knows what a subcommand does.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -223,6 +224,17 @@ int cmd_usage(const char *name, int status)
 	fprintf(f, "usage: phivault %s\n\n%s\n\n%s", c->usage, c->help,
 		exit_text);
 	return status;
+}
+
+void cmd_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "phivault: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 }
 
 int cmd_help(int argc, char **argv)
