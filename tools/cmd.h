@@ -11,6 +11,8 @@
 #ifndef TOOLS_CMD_H
 #define TOOLS_CMD_H
 
+#include <stddef.h>
+
 /* Exit statuses shared by every subcommand (documented in `help`). */
 enum {
 	EXIT_OK = 0,
@@ -31,6 +33,17 @@ struct cmd {
 
 /* Print `phivault help NAME` to stdout; used by every --help. */
 int cmd_usage(const char *name, int status);
+
+/* One row of a subcommand's own table (`key add`, `audit verify`). */
+struct cmd_sub {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+/* The row of tab[0..n) named by argv[1], or NULL when there is none or
+ * argc < 2.  The caller runs row->fn(argc - 1, argv + 1). */
+const struct cmd_sub *cmd_sub_find(const struct cmd_sub *tab, size_t n,
+				   int argc, char **argv);
 
 /* Print "phivault: <message>\n" to stderr, always (cron mails it). */
 void cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

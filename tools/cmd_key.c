@@ -778,10 +778,7 @@ out:
 	return st;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} key_cmds[] = {
+static const struct cmd_sub key_cmds[] = {
 	{ "list", key_list },
 	{ "add", key_add },
 	{ "remove", key_remove },
@@ -794,13 +791,14 @@ static const struct {
 
 int cmd_key(int argc, char **argv)
 {
-	size_t i;
+	const struct cmd_sub *s;
 
 	if (argc < 2)
 		return cmd_usage("key", EXIT_USAGE);
-	for (i = 0; i < sizeof(key_cmds) / sizeof(key_cmds[0]); i++)
-		if (!strcmp(argv[1], key_cmds[i].name))
-			return key_cmds[i].fn(argc - 1, argv + 1);
+	s = cmd_sub_find(key_cmds, sizeof(key_cmds) / sizeof(key_cmds[0]),
+			 argc, argv);
+	if (s)
+		return s->fn(argc - 1, argv + 1);
 	fprintf(stderr, "phivault: unknown key subcommand '%s'; see "
 		"'phivault help key'\n", argv[1]);
 	return EXIT_USAGE;

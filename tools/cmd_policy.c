@@ -303,19 +303,19 @@ out:
 	return r;
 }
 
+static const struct cmd_sub policy_cmds[] = {
+	{ "check", policy_check },
+	{ "explain", policy_explain_cmd },
+	{ "set", policy_set },
+	{ "remove", policy_remove },
+};
+
 int cmd_policy(int argc, char **argv)
 {
-	if (argc < 2)
-		return cmd_usage("policy", EXIT_USAGE);
-	if (!strcmp(argv[1], "check"))
-		return policy_check(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "explain"))
-		return policy_explain_cmd(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "set"))
-		return policy_set(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "remove"))
-		return policy_remove(argc - 1, argv + 1);
-	return cmd_usage("policy", EXIT_USAGE);
+	const struct cmd_sub *s = cmd_sub_find(policy_cmds,
+		sizeof(policy_cmds) / sizeof(policy_cmds[0]), argc, argv);
+
+	return s ? s->fn(argc - 1, argv + 1) : cmd_usage("policy", EXIT_USAGE);
 }
 
 static int call(const char *sock, int n, char **args)
@@ -704,13 +704,15 @@ static int audit_report_cmd(int argc, char **argv)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
+static const struct cmd_sub audit_cmds[] = {
+	{ "verify", audit_verify_cmd },
+	{ "report", audit_report_cmd },
+};
+
 int cmd_audit(int argc, char **argv)
 {
-	if (argc < 2)
-		return cmd_usage("audit", EXIT_USAGE);
-	if (!strcmp(argv[1], "verify"))
-		return audit_verify_cmd(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "report"))
-		return audit_report_cmd(argc - 1, argv + 1);
-	return cmd_usage("audit", EXIT_USAGE);
+	const struct cmd_sub *s = cmd_sub_find(audit_cmds,
+		sizeof(audit_cmds) / sizeof(audit_cmds[0]), argc, argv);
+
+	return s ? s->fn(argc - 1, argv + 1) : cmd_usage("audit", EXIT_USAGE);
 }

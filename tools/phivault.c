@@ -226,6 +226,19 @@ int cmd_usage(const char *name, int status)
 	return status;
 }
 
+const struct cmd_sub *cmd_sub_find(const struct cmd_sub *tab, size_t n,
+				   int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!strcmp(argv[1], tab[i].name))
+			return &tab[i];
+	return NULL;
+}
+
 void cmd_fail(const char *fmt, ...)
 {
 	va_list ap;
