@@ -455,6 +455,16 @@ static void check_lock_and_clock(struct doctor *d)
 	s3_client_free(cl);
 }
 
+/* The fix for a stale backup or drill: its timer unit, and the command
+ * that runs one by hand (what is "backup" or "drill"). */
+static void timer_fix(const struct doctor *d, const char *what, char *fix,
+		      size_t size)
+{
+	snprintf(fix, size, "systemctl status phivault-%s@%s.timer; run "
+		 "'phivault -V %s %s'", what, conf_name(d->c),
+		 conf_name(d->c), what);
+}
+
 static void check_backup_age(struct doctor *d)
 {
 	const char *src = get(d, CONF_BACKUP_SOURCE);
@@ -476,9 +486,7 @@ static void check_backup_age(struct doctor *d)
 		    s[i].m.time > newest)
 			newest = (time_t)s[i].m.time;
 	repo_snaps_free(s, n);
-	snprintf(fix, sizeof(fix), "systemctl status phivault-backup@%s.timer;"
-		 " run 'phivault -V %s backup'", conf_name(d->c),
-		 conf_name(d->c));
+	timer_fix(d, "backup", fix, sizeof(fix));
 	if (!newest)
 		say(d, FAIL, "backup", fix, "no snapshot of %s", src ? src :
 		    "anything");
@@ -509,9 +517,7 @@ static void check_drill_age(struct doctor *d)
 	for (i = 0; i < n; i++)
 		if (h[i].verified && (!last || h[i].time > last->time))
 			last = &h[i];
-	snprintf(fix, sizeof(fix), "systemctl status phivault-drill@%s.timer;"
-		 " run 'phivault -V %s drill'", conf_name(d->c),
-		 conf_name(d->c));
+	timer_fix(d, "drill", fix, sizeof(fix));
 	if (!last)
 		say(d, FAIL, "drill", fix, "no signed drill report in the "
 		    "repository");
