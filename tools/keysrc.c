@@ -209,18 +209,29 @@ int keysrc_recipe_format(const struct keysrc_recipe *rc, char *buf,
 	return r ? r : (int)pos;
 }
 
+/*
+ * The option's value, else $env; NULL when that is unset or empty, with
+ * "no <what>: give <flag> or set <env>" printed.  For what is *run*: the
+ * PKCS#11 module and the key command.
+ */
+static const char *opt_or_env(const char *opt, const char *env,
+			      const char *what, const char *flag)
+{
+	const char *v = opt ? opt : getenv(env);
+
+	if (v && *v)
+		return v;
+	fprintf(stderr, "phivault: no %s: give %s or set %s\n", what, flag,
+		env);
+	return NULL;
+}
+
 /* ---- token ------------------------------------------------------------ */
 
 static const char *keysrc_module(const struct keysrc_opts *o)
 {
-	const char *m = o->pkcs11_module;
-
-	if (!m)
-		m = getenv("PHIVAULT_PKCS11_MODULE");
-	if (!m || !*m)
-		fprintf(stderr, "phivault: no PKCS#11 module: give "
-			"--pkcs11-module PATH or set PHIVAULT_PKCS11_MODULE\n");
-	return m && *m ? m : NULL;
+	return opt_or_env(o->pkcs11_module, "PHIVAULT_PKCS11_MODULE",
+			  "PKCS#11 module", "--pkcs11-module PATH");
 }
 
 static void keysrc_ad(const uint8_t id[static KEYSRC_ID_LEN],
@@ -330,14 +341,8 @@ int keysrc_token_keygen(const struct keysrc_opts *o)
 
 static const char *keysrc_command(const struct keysrc_opts *o)
 {
-	const char *c = o->key_command;
-
-	if (!c)
-		c = getenv("PHIVAULT_KEY_COMMAND");
-	if (!c || !*c)
-		fprintf(stderr, "phivault: no key command: give --key-command "
-			"CMD or set PHIVAULT_KEY_COMMAND\n");
-	return c && *c ? c : NULL;
+	return opt_or_env(o->key_command, "PHIVAULT_KEY_COMMAND",
+			  "key command", "--key-command CMD");
 }
 
 static int command_fail(int r, int status, const char *cmd, int timeout_ms)

@@ -87,11 +87,24 @@ static int absolute(char *out, const char *path)
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
+/* out = opt, else $env (made absolute either way), else
+ * dir/<name><suffix>.  0 or -ENAMETOOLONG. */
+static int guard_path(char *out, const char *opt, const char *env,
+		      const char *dir, const char *name, const char *suffix)
+{
+	const char *v = first(opt, env);
+	int n;
+
+	if (v)
+		return absolute(out, v);
+	n = snprintf(out, PATH_MAX, "%s/%s%s", dir, name, suffix);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
 static int resolve(struct mount_guard *mg, const char *cipherdir,
 		   const struct mount_guard_opts *o)
 {
-	const char *name, *v;
-	size_t n;
+	const char *name;
 
 	if (!realpath(cipherdir, mg->cipherdir))
 		return -errno;
@@ -106,17 +119,10 @@ static int resolve(struct mount_guard *mg, const char *cipherdir,
 		return -EINVAL;
 	}
 	snprintf(mg->name, sizeof(mg->name), "%s", name);
-	v = first(o->audit_log, "PHIVAULT_AUDIT_LOG");
-	n = v ? (size_t)absolute(mg->audit_path, v) :
-	    (size_t)snprintf(mg->audit_path, PATH_MAX, MOUNT_GUARD_LOG_DIR
-			     "/%s.audit.jsonl", mg->name);
-	if (n >= PATH_MAX)
-		return -ENAMETOOLONG;
-	v = first(o->socket, "PHIVAULT_SOCKET");
-	n = v ? (size_t)absolute(mg->socket, v) :
-	    (size_t)snprintf(mg->socket, PATH_MAX, MOUNT_GUARD_RUN_DIR
-			     "/%s.sock", mg->name);
-	if (n >= PATH_MAX)
+	if (guard_path(mg->audit_path, o->audit_log, "PHIVAULT_AUDIT_LOG",
+		       MOUNT_GUARD_LOG_DIR, mg->name, ".audit.jsonl") ||
+	    guard_path(mg->socket, o->socket, "PHIVAULT_SOCKET",
+		       MOUNT_GUARD_RUN_DIR, mg->name, ".sock"))
 		return -ENAMETOOLONG;
 	mg->hook = first(o->alert_hook, "PHIVAULT_ALERT_HOOK");
 	snprintf(mg->policy_path, sizeof(mg->policy_path), "%s/" GUARD_POLICY_FILE,
