@@ -372,8 +372,7 @@ static int key_token_keygen(int argc, char **argv)
 static int key_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "new-keyfile", required_argument, NULL, 'k' },
 		{ "new-passphrase-file", required_argument, NULL, 'p' },
 		{ "new-token", no_argument, NULL, 't' },
@@ -466,8 +465,7 @@ out:
 static int key_remove(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "slot", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -519,8 +517,7 @@ static int kek_unlock(int argc, char **argv, int want, const char *usage,
 		      struct vol **volp)
 {
 	static const struct option opts[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };

@@ -223,8 +223,7 @@ static int install(struct vol *vol, const char *dir, const char *buf,
 static int policy_set(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -268,8 +267,7 @@ out:
 static int policy_remove(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
@@ -440,8 +438,7 @@ int cmd_break_glass(int argc, char **argv)
 static int audit_verify_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "volume", required_argument, NULL, 'V' },
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ "state", required_argument, NULL, 's' },

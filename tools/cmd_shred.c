@@ -221,8 +221,7 @@ static void shred_audit(struct vol *vol, const char *dir, char **paths,
 int cmd_shred(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "yes", no_argument, NULL, 'y' },
 		{ "mountpoint", required_argument, NULL, 'm' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -469,8 +468,7 @@ static int retention_edit(struct vol *vol, char *rules, const char *verb,
 int cmd_retention(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};

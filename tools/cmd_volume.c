@@ -159,8 +159,7 @@ static int init_opt(int c, const char *arg, struct vol_create_opts *co,
 int cmd_init(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "argon2", required_argument, NULL, 'a' },
 		{ "recovery-key", no_argument, NULL, 'r' },
@@ -410,8 +409,7 @@ static int mount_check(const char *dir, const char *arg, char mnt[PATH_MAX],
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "policy", no_argument, NULL, 0x1201 },
@@ -686,8 +684,7 @@ out:
 int cmd_fsck(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		SECRET_LONGOPTS,
-		KEYSRC_LONGOPTS,
+		UNLOCK_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };

@@ -13,6 +13,9 @@
 #include "keysrc.h"
 #include "secret.h"
 
+/* getopt_long rows for all unlock options; handled by unlock_opt(). */
+#define UNLOCK_LONGOPTS		SECRET_LONGOPTS, KEYSRC_LONGOPTS
+
 /* The environment variable naming a passphrase file for a volume. */
 #define UNLOCK_ENV_PASSFILE	"PHIVAULT_PASSPHRASE_FILE"
 
