@@ -33,6 +33,7 @@
 #include "cmd.h"
 #include "repoopt.h"
 #include "secret.h"
+#include "unlock.h"
 
 enum {
 	OPT_REPO = 0x2001, OPT_REPO_PASS, OPT_ENDPOINT, OPT_JSON,
@@ -198,7 +199,7 @@ static int parse_opts(int argc, char **argv, const int *allowed,
 
 	memset(o, 0, sizeof(*o));
 	o->repo = getenv(REPOOPT_ENV_REPO);
-	o->vol.env_file = "PHIVAULT_PASSPHRASE_FILE";
+	o->vol.env_file = UNLOCK_ENV_PASSFILE;
 	for (i = 0; long_opts[i].name; i++)
 		if (opt_allowed(allowed, long_opts[i].val))
 			tab[n++] = long_opts[i];

@@ -58,6 +58,7 @@
 #include "keysrc.h"
 #include "repoopt.h"
 #include "secret.h"
+#include "unlock.h"
 
 #define PROBE_TIMEOUT	10		/* seconds for statfs + stat */
 #define DRILL_GRACE	86400		/* timer delay and run time */
@@ -105,7 +106,7 @@ static const char *get(const struct doctor *d, enum conf_key k)
 
 static void check_key(struct doctor *d)
 {
-	struct secret_opts so = { .env_file = "PHIVAULT_PASSPHRASE_FILE" };
+	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
 	struct keysrc_opts ko = { 0 };
 	const char *dir = get(d, CONF_CIPHERDIR);
 	int r;
