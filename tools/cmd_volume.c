@@ -368,7 +368,7 @@ static int mount_check(const char *dir, const char *arg, char mnt[PATH_MAX],
 {
 	char type[64] = "";
 	struct statfs sf;
-	int r;
+	int r, tries;
 
 	*lockfdp = -1;
 	r = mount_point_path(arg, mnt);
@@ -395,7 +395,16 @@ static int mount_check(const char *dir, const char *arg, char mnt[PATH_MAX],
 			arg, type);
 		return -EBUSY;
 	}
-	r = cipherdir_lock(dir, LOCK_EX, lockfdp);
+	/*
+	 * A daemon whose mount was just removed (fusermount3 -u) holds the
+	 * lock until it has finished exiting: give it a few seconds.
+	 */
+	for (tries = 0; tries < 50; tries++) {
+		r = cipherdir_lock(dir, LOCK_EX, lockfdp);
+		if (r != -EWOULDBLOCK)
+			break;
+		usleep(100 * 1000);
+	}
 	if (r == -EWOULDBLOCK)
 		fprintf(stderr, "phivault mount: %s is already mounted by "
 			"another phivault daemon ('findmnt -t fuse.phivault' "
