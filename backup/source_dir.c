@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "source.h"
 
 struct dir_source {
@@ -233,7 +234,6 @@ int source_dir_open(const char *path, struct source **sp)
 {
 	struct dir_source *d;
 	struct stat sb;
-	size_t n;
 
 	*sp = NULL;
 	if (stat(path, &sb))
@@ -243,14 +243,11 @@ int source_dir_open(const char *path, struct source **sp)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->root = strdup(path);
+	d->root = file_dir_dup(path);
 	if (!d->root) {
 		free(d);
 		return -ENOMEM;
 	}
-	n = strlen(d->root);
-	while (n > 1 && d->root[n - 1] == '/')
-		d->root[--n] = '\0';
 	d->s.ops = &ds_ops;
 	d->s.kind = "directory";
 	*sp = &d->s;

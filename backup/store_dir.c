@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "store.h"
 #include "testhook.h"
 
@@ -410,20 +411,16 @@ static const struct store_ops dir_ops = {
 int store_dir_open(const char *path, struct store **stp)
 {
 	struct dir_store *d;
-	size_t n;
 
 	*stp = NULL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->root = strdup(path);
+	d->root = file_dir_dup(path);
 	if (!d->root) {
 		free(d);
 		return -ENOMEM;
 	}
-	n = strlen(d->root);
-	while (n > 1 && d->root[n - 1] == '/')
-		d->root[--n] = '\0';
 	d->st.ops = &dir_ops;
 	d->st.mode = STORE_LOCK_NONE;
 	dir_faults_read(d);

@@ -133,3 +133,16 @@ int file_replace(const char *path, const struct iovec *iov, int iovcnt,
 	close(dirfd);
 	return r;
 }
+
+char *file_dir_dup(const char *path)
+{
+	char *d = strdup(path);
+	size_t n;
+
+	if (!d)
+		return NULL;
+	n = strlen(d);
+	while (n > 1 && d[n - 1] == '/')
+		d[--n] = '\0';
+	return d;
+}

@@ -53,4 +53,11 @@ int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
 int file_replace(const char *path, const struct iovec *iov, int iovcnt,
 		 mode_t mode);
 
+/*
+ * A malloc'ed copy of a directory path without trailing slashes ("/"
+ * stays "/"), for code that joins names onto a root.  NULL when out of
+ * memory; the caller frees it.
+ */
+char *file_dir_dup(const char *path);
+
 #endif /* COMMON_FILEIO_H */
