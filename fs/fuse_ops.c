@@ -227,13 +227,34 @@ out:
 }
 
 /*
- * How long the kernel may keep entries and attributes.  Its caches are
- * shared by all callers, so under a policy nothing is cached and every
- * lookup and getattr is decided for the caller who makes it.
+ * How long the kernel may keep names and attributes.  Without a policy:
+ * TIMEOUT for both.  Under a policy, names are not cached at all: the
+ * kernel's name cache is shared by every caller, so a name one user
+ * looked up would let the next walk through it without asking us.  With
+ * entry_secs() zero every path walk sends a LOOKUP for each component,
+ * decided for the caller who walks, before the kernel uses any inode.
+ *
+ * Attributes hang off the inode, not the name, so they may be kept for
+ * POLICED_ATTR_SECS: the only ways to an inode are a LOOKUP (decided),
+ * an open descriptor or a working directory the caller got while it was
+ * allowed, or another process's /proc entries (its own uid, or root).
+ * What that can show after a revocation is at most one second of stale
+ * size and times of something the caller could just see.  In exchange a
+ * path walk costs one round trip per component instead of two (LOOKUP
+ * plus the GETATTR the permission check would send); see
+ * docs/PERFORMANCE.md, "Policy".
  */
-static double cache_secs(struct vol_fuse *f)
+#define POLICED_ATTR_SECS	1.0
+
+static double entry_secs(struct vol_fuse *f)
 {
 	return __atomic_load_n(&f->guard, __ATOMIC_RELAXED) ? 0.0 : TIMEOUT;
+}
+
+static double attr_secs(struct vol_fuse *f)
+{
+	return __atomic_load_n(&f->guard, __ATOMIC_RELAXED) ?
+	       POLICED_ATTR_SECS : TIMEOUT;
 }
 
 /* Decide op on n (or name in n): fills w and path; 0 or a code. */
@@ -566,8 +587,8 @@ static int do_lookup(struct vol_fuse *f, struct node *dn, const char *name,
 	int fd, r;
 
 	memset(e, 0, sizeof(*e));
-	e->attr_timeout = cache_secs(f);
-	e->entry_timeout = cache_secs(f);
+	e->attr_timeout = attr_secs(f);
+	e->entry_timeout = entry_secs(f);
 	r = node_bname(f, dn, name, bname, NULL);
 	if (r < 0)
 		return r;
@@ -648,7 +669,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (r)
 		reply_err(req, r);
 	else
-		fuse_reply_attr(req, &st, cache_secs(ctx_of(req)));
+		fuse_reply_attr(req, &st, attr_secs(ctx_of(req)));
 }
 
 /* ---- opening regular files ------------------------------------------- */
@@ -1008,7 +1029,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (r)
 		reply_err(req, r);
 	else
-		fuse_reply_attr(req, &st, cache_secs(ctx_of(req)));
+		fuse_reply_attr(req, &st, attr_secs(ctx_of(req)));
 }
 
 /* ---- creating entries ------------------------------------------------- */

@@ -197,3 +197,22 @@ def test_no_policy_means_mode_bits(new_volume, users, tmp_path):
     assert ok(r) and r.stdout == "anyone\n"
     assert not os.path.exists(str(tmp_path / "a.jsonl"))
     assert not os.path.exists(str(tmp_path / "s.sock"))
+
+
+def test_no_caller_inherits_another_callers_lookup(pvol, users):
+    """The kernel's name and attribute caches are shared by every caller:
+    what an allowed user looked up a moment ago (well inside the mount's
+    one-second attribute cache) is still decided afresh for the next."""
+    rd, bob = users["reader"], users["nobody"]
+    chart = pvol.p("patients", "7", "chart")
+    for _ in range(3):
+        assert ok(as_user(rd, "stat", chart))
+        assert ok(as_user(rd, "ls", "-l", pvol.p("patients", "7")))
+        for cmd in (["stat", chart], ["stat", pvol.p("patients", "7")],
+                    ["cat", chart], ["ls", pvol.p("patients", "7")],
+                    ["test", "-e", chart]):
+            r = as_user(bob, *cmd)
+            assert not ok(r), cmd
+        # root is not in the policy either
+        assert subprocess.run(["stat", chart],
+                              capture_output=True).returncode != 0
