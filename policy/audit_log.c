@@ -9,6 +9,17 @@
  * gap that verify would report as tampering.  Checkpoints and rotation
  * happen inside audit_emit() (or audit_tick()) while the lock is held, so
  * no record can slip between a checkpoint and what it covers.
+ *
+ * More than one process may append to the same log: the mount, and CLI
+ * commands (key actions, policy set) that write directly when no mount
+ * answers on a control socket, possibly while a mount is attaching its
+ * guard.  So every change to the file also happens under flock(2) on the
+ * active segment, after file_lock() has caught up with whatever others
+ * appended since our last record (their lines advance seq, mac and chain
+ * exactly as ours do) or, when another process rotated, moved on to the
+ * new segment.  A rotation renames the segment while holding its lock and
+ * takes the lock of the new one before letting go of the old, so a waiter
+ * that wakes on the old inode sees that the name has moved on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -36,6 +48,7 @@
 #include "sealed.h"
 
 #define LINE_MAX_BYTES	(JBUF_MAX + 512)
+#define CATCHUP_CHUNK	(1U << 20)	/* bytes read at a time to catch up */
 
 struct audit_log {
 	pthread_mutex_t lock;
@@ -51,7 +64,8 @@ struct audit_log {
 	uint8_t mac[32];		/* guarded by lock */
 	uint8_t chain[32];		/* guarded by lock */
 	unsigned long long segment;	/* guarded by lock */
-	unsigned long long size;	/* guarded by lock */
+	unsigned long long size;	/* guarded by lock: bytes of the active
+					 * segment we have accounted for */
 	time_t seg_start;		/* guarded by lock */
 	unsigned int since_cp;		/* guarded by lock */
 	time_t last_cp;			/* guarded by lock */
@@ -296,20 +310,17 @@ static int header_locked(struct audit_log *l)
 	return r;
 }
 
-static int open_segment(struct audit_log *l)
+static int open_active(struct audit_log *l)
 {
 	l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 		     O_NOFOLLOW, 0600);
-	if (l->fd < 0)
-		return -errno;
-	l->size = 0;
-	return header_locked(l);
+	return l->fd < 0 ? -errno : 0;
 }
 
 static int rotate_locked(struct audit_log *l)
 {
 	char old[4096];
-	int r;
+	int r, fd;
 
 	r = checkpoint_locked(l);
 	if (r)
@@ -317,10 +328,172 @@ static int rotate_locked(struct audit_log *l)
 	snprintf(old, sizeof(old), "%s.%06llu", l->path, l->segment);
 	if (fsync(l->fd) || rename(l->path, old))
 		return -errno;
-	close(l->fd);
-	l->fd = -1;
+	/* hold the new segment's lock before the old one's goes */
+	fd = l->fd;
+	r = open_active(l);
+	if (!r && flock(l->fd, LOCK_EX) < 0)
+		r = -errno;
+	close(fd);
+	if (r)
+		return r;
+	l->size = 0;
 	l->segment++;
-	return open_segment(l);
+	return header_locked(l);
+}
+
+/*
+ * Fold lines [0, len) of buf, read at offset off of the active segment,
+ * into seq, mac and chain; *goodp is the length of the complete lines.
+ * The first line of a segment (off 0) is its header and sets the segment
+ * number and the chain carried over from the previous one.
+ */
+static int fold_lines(struct audit_log *l, const char *buf, size_t len,
+		      unsigned long long off, size_t *goodp)
+{
+	const char *p = buf, *nl, *mf;
+	long long v;
+	char mac64[64];
+	size_t n;
+
+	*goodp = 0;
+	while ((nl = memchr(p, '\n', len - (p - buf)))) {
+		n = nl - p;
+		if (jsonl_get_ll(p, n, "seq", &v) || v <= 0 ||
+		    jsonl_get(p, n, "mac", mac64, sizeof(mac64)) != 1 ||
+		    audit_b64_exact(mac64, l->mac, 32))
+			return -PHV_EFORMAT;
+		mf = strstr(p, AUDIT_MAC_FIELD);
+		if (!mf || mf > nl)
+			return -PHV_EFORMAT;
+		l->seq = v;
+		if (off == 0 && p == buf) {
+			if (jsonl_get_ll(p, n, "segment", &v) ||
+			    jsonl_get(p, n, "prev_chain", mac64,
+				      sizeof(mac64)) != 1 ||
+			    audit_b64_exact(mac64, l->chain, 32))
+				return -PHV_EFORMAT;
+			l->segment = v;
+		}
+		audit_chain_step(l->chain, p, n);
+		p = nl + 1;
+	}
+	*goodp = p - buf;
+	return 0;
+}
+
+/*
+ * Read what the active segment holds beyond l->size (from 0: all of it)
+ * and fold it in.  A last line without its newline is what a writer that
+ * died mid-write left: it is cut off and a "recovered" record says how
+ * many bytes went.  Caller holds both locks.
+ */
+static int catch_up(struct audit_log *l, unsigned long long end)
+{
+	char *buf = malloc(CATCHUP_CHUNK + LINE_MAX_BYTES);
+	size_t have = 0, good;
+	unsigned long long off = l->size;
+	struct jbuf j;
+	ssize_t got;
+	int rfd, r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	rfd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (rfd < 0) {
+		free(buf);
+		return -errno;
+	}
+	while (off + have < end) {
+		got = pread(rfd, buf + have, CATCHUP_CHUNK, off + have);
+		if (got <= 0) {
+			r = got < 0 ? -errno : 0;
+			break;
+		}
+		have += got;
+		r = fold_lines(l, buf, have, off, &good);
+		if (r)
+			break;
+		if (!good && have >= LINE_MAX_BYTES) {
+			r = -PHV_EFORMAT;	/* no line is that long */
+			break;
+		}
+		memmove(buf, buf + good, have - good);
+		have -= good;
+		off += good;
+	}
+	close(rfd);
+	free(buf);
+	if (r)
+		return r;
+	l->size = off;
+	if (off < end) {
+		if (ftruncate(l->fd, off))
+			return -errno;
+		jbuf_init(&j);
+		jbuf_str(&j, "type", "recovered");
+		jbuf_int(&j, "torn_bytes", (long long)(end - off));
+		return emit_locked(l, AUDIT_NOTICE, j.b);
+	}
+	return 0;
+}
+
+/*
+ * Take the inter-process lock of the active segment and bring seq, mac
+ * and chain up to date with it; a new, empty segment gets its header.
+ * Caller holds l->lock; file_unlock() undoes.
+ */
+static int file_lock(struct audit_log *l)
+{
+	struct stat fst, pst;
+	int r;
+
+	for (;;) {
+		if (l->fd < 0) {
+			r = open_active(l);
+			if (r)
+				return r;
+			l->size = 0;	/* a segment we have not read yet */
+			l->seg_start = time(NULL);
+		}
+		if (flock(l->fd, LOCK_EX) < 0 || fstat(l->fd, &fst) < 0)
+			return -errno;
+		if (!stat(l->path, &pst) && pst.st_ino == fst.st_ino &&
+		    pst.st_dev == fst.st_dev)
+			break;
+		/* another process rotated (or the file was removed) */
+		close(l->fd);
+		l->fd = -1;
+	}
+	if ((unsigned long long)fst.st_size < l->size)
+		l->size = 0;	/* cut short behind our back: re-read */
+	if (l->size == 0 && fst.st_size > 0) {
+		l->seq = 0;	/* the header restores mac and chain */
+		memset(l->mac, 0, sizeof(l->mac));
+	}
+	if ((unsigned long long)fst.st_size > l->size)
+		r = catch_up(l, (unsigned long long)fst.st_size);
+	else
+		r = 0;
+	if (!r && l->size == 0)
+		r = header_locked(l);
+	return r;
+}
+
+static void file_unlock(struct audit_log *l)
+{
+	if (l->fd >= 0)
+		flock(l->fd, LOCK_UN);
+}
+
+/* is a checkpoint or a rotation due? caller holds l->lock */
+static int is_due(const struct audit_log *l, time_t now)
+{
+	return (l->since_cp && (l->since_cp >= l->o.checkpoint_records ||
+				now - l->last_cp >=
+				(time_t)l->o.checkpoint_secs)) ||
+	       (l->o.rotate_bytes && l->size >= l->o.rotate_bytes) ||
+	       (l->o.rotate_secs &&
+		now - l->seg_start >= (time_t)l->o.rotate_secs);
 }
 
 static int due_locked(struct audit_log *l, time_t now)
@@ -343,9 +516,12 @@ int audit_emit(struct audit_log *l, enum audit_level level,
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	r = emit_locked(l, level, body->b);
+	r = l->failed ? l->failed : file_lock(l);
+	if (!r)
+		r = emit_locked(l, level, body->b);
 	if (!r)
 		r = due_locked(l, time(NULL));
+	file_unlock(l);
 	pthread_mutex_unlock(&l->lock);
 	return r;
 }
@@ -355,17 +531,21 @@ int audit_checkpoint(struct audit_log *l)
 	int r = 0;
 
 	pthread_mutex_lock(&l->lock);
-	if (l->since_cp)
+	if (l->since_cp && !(r = l->failed ? l->failed : file_lock(l)))
 		r = checkpoint_locked(l);
+	file_unlock(l);
 	pthread_mutex_unlock(&l->lock);
 	return r;
 }
 
 void audit_tick(struct audit_log *l)
 {
+	time_t now = time(NULL);
+
 	pthread_mutex_lock(&l->lock);
-	if (!l->failed)
-		due_locked(l, time(NULL));
+	if (!l->failed && is_due(l, now) && !file_lock(l))
+		due_locked(l, now);
+	file_unlock(l);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -374,7 +554,10 @@ int audit_rotate(struct audit_log *l)
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	r = l->failed ? l->failed : rotate_locked(l);
+	r = l->failed ? l->failed : file_lock(l);
+	if (!r)
+		r = rotate_locked(l);
+	file_unlock(l);
 	pthread_mutex_unlock(&l->lock);
 	return r;
 }
@@ -386,77 +569,6 @@ int audit_failed(struct audit_log *l)
 	pthread_mutex_lock(&l->lock);
 	r = l->failed;
 	pthread_mutex_unlock(&l->lock);
-	return r;
-}
-
-/* take seq, mac and chain from the existing active segment */
-static int resume(struct audit_log *l, const char *buf, size_t len,
-		  size_t *goodp)
-{
-	const char *p = buf, *nl, *mf;
-	long long v;
-	char mac64[64];
-	size_t n;
-
-	*goodp = 0;
-	while ((nl = memchr(p, '\n', len - (p - buf)))) {
-		n = nl - p;
-		if (jsonl_get_ll(p, n, "seq", &v) || v <= 0 ||
-		    jsonl_get(p, n, "mac", mac64, sizeof(mac64)) != 1 ||
-		    audit_b64_exact(mac64, l->mac, 32))
-			return -PHV_EFORMAT;
-		mf = strstr(p, AUDIT_MAC_FIELD);
-		if (!mf || mf > nl)
-			return -PHV_EFORMAT;
-		if (p == buf && (jsonl_get_ll(p, n, "segment", &v) ||
-				 jsonl_get(p, n, "prev_chain", mac64,
-					   sizeof(mac64)) != 1 ||
-				 audit_b64_exact(mac64, l->chain, 32)))
-			return -PHV_EFORMAT;
-		if (p == buf)
-			l->segment = v;
-		if (jsonl_get_ll(p, n, "seq", &v) == 0)
-			l->seq = v;
-		audit_chain_step(l->chain, p, n);
-		p = nl + 1;
-	}
-	*goodp = p - buf;
-	return 0;
-}
-
-static int load_existing(struct audit_log *l)
-{
-	char *buf = NULL;
-	size_t len, good;
-	struct jbuf j;
-	int r;
-
-	r = sealed_slurp(l->path, &buf, &len);
-	if (r == -ENOENT)
-		return 0;
-	if (r == -PHV_EFORMAT)
-		r = -EFBIG;	/* XXX: resume of a > 16 MiB segment */
-	if (r)
-		return r;
-	r = resume(l, buf, len, &good);
-	free(buf);
-	if (r)
-		return r;
-	if (!l->seq)
-		return 0;
-	l->fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (l->fd < 0)
-		return -errno;
-	l->size = good;
-	l->seg_start = time(NULL);
-	if (good < len) {
-		if (ftruncate(l->fd, good))
-			return -errno;
-		jbuf_init(&j);
-		jbuf_str(&j, "type", "recovered");
-		jbuf_int(&j, "torn_bytes", (long long)(len - good));
-		r = emit_locked(l, AUDIT_NOTICE, j.b);
-	}
 	return r;
 }
 
@@ -488,9 +600,8 @@ static int audit_init(struct audit_log *l, const struct audit_opts *o,
 		return r;
 	l->segment = 1;
 	l->last_cp = time(NULL);
-	r = load_existing(l);
-	if (!r && l->fd < 0)
-		r = open_segment(l);
+	r = file_lock(l);	/* reads what is there, or writes a header */
+	file_unlock(l);
 	return r;
 }
 
@@ -522,8 +633,9 @@ void audit_close(struct audit_log *l)
 	if (!l)
 		return;
 	pthread_mutex_lock(&l->lock);
-	if (l->fd >= 0 && !l->failed && l->since_cp)
+	if (l->fd >= 0 && !l->failed && l->since_cp && !file_lock(l))
 		checkpoint_locked(l);
+	file_unlock(l);
 	if (l->fd >= 0) {
 		fdatasync(l->fd);
 		close(l->fd);

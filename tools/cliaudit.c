@@ -2,11 +2,10 @@
 /*
  * cliaudit.c - audit records for offline CLI actions (cliaudit.h).
  *
- * Two ways in, never both: the running mount's control socket, or the
- * log file itself when no mount answers.  XXX: a mount started without a
- * policy has no socket; if `policy set` attaches its guard in the same
- * second a CLI appends directly, the two writers can fork the chain and
- * `audit verify` reports it.
+ * Two ways in: the running mount's control socket, or the log file
+ * itself when no mount answers (a mount started without a policy has no
+ * socket).  The log takes appends from several processes at once and
+ * keeps one chain (policy/audit_log.c, file_lock()).
  */
 #include <errno.h>
 #include <limits.h>

@@ -4,11 +4,9 @@
  * key rotate, rewrap, retire, add and remove, shred, retention, and
  * `policy remove`.
  *
- * The audit log has a single writer (policy/audit.h keeps the chain's
- * tail in memory), so a record never goes around a running mount: when a
- * mount of the volume answers on its control socket, the record is sent
- * there ("event TYPE DETAIL") and the mount writes it under the caller's
- * kernel-given identity.  Otherwise the log is opened with the volume's
+ * When a mount of the volume answers on its control socket, the record
+ * is sent there ("event TYPE DETAIL") and the mount writes it under the
+ * caller's kernel-given identity.  Otherwise the log is opened with the volume's
  * audit key (vol_derive_key "audit"), continued, checkpointed and closed,
  * which also updates the trusted tail in CIPHERDIR.
  *

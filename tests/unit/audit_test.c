@@ -5,6 +5,8 @@
  *
  * Each test writes a fresh log in a temporary directory, damages a copy
  * of it with plain file operations and runs audit_verify() on the copy.
+ * The two-writer tests append through two handles (or two processes) to
+ * one log, as the mount and a CLI command do, and expect one intact chain.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -316,6 +319,100 @@ static int setup(void **state)
 	return 0;
 }
 
+
+static void emit_one(struct audit_log *l, const char *type, int n)
+{
+	struct jbuf j;
+
+	jbuf_init(&j);
+	jbuf_str(&j, "type", type);
+	jbuf_int(&j, "n", n);
+	assert_int_equal(audit_emit(l, AUDIT_INFO, &j), 0);
+}
+
+static void verify_all(const char *path, unsigned long long *recordsp)
+{
+	struct audit_verify_opts vo = { .key = key };
+	struct audit_verify_result res;
+	char **files = NULL;
+	int n;
+
+	assert_int_equal(audit_segments(path, &files, &n), 0);
+	assert_int_equal(audit_verify(files, n, &vo, &res), 0);
+	if (recordsp)
+		*recordsp = res.records;
+	audit_segments_free(files, n);
+}
+
+/* two handles on one log, appending in turn, one of them rotating */
+static void test_two_writers(void **state)
+{
+	struct audit_opts o = { 0 };
+	struct audit_log *a = NULL, *b = NULL;
+	int i;
+
+	snprintf(logp, sizeof(logp), "%s/two.jsonl", dir);
+	o.path = logp;
+	o.volume = "v";
+	assert_int_equal(audit_open(&o, key, &a), 0);
+	emit_one(a, "mount", 0);
+	/* b attaches after a's records, as a guard attaching late does */
+	assert_int_equal(audit_open(&o, key, &b), 0);
+	for (i = 0; i < 20; i++) {
+		emit_one(i % 3 ? a : b, "open", i);
+		if (i == 7)
+			assert_int_equal(audit_rotate(b), 0);
+		if (i == 13)
+			assert_int_equal(audit_rotate(a), 0);
+	}
+	audit_close(b);
+	emit_one(a, "unmount", 0);
+	audit_close(a);
+	verify_all(logp, NULL);
+}
+
+/* two processes appending at the same time, with rotation by size */
+static void test_two_processes(void **state)
+{
+	struct audit_opts o = { 0 };
+	struct audit_log *l = NULL;
+	unsigned long long records;
+	pid_t pid;
+	int i, st, who;
+
+	snprintf(logp, sizeof(logp), "%s/procs.jsonl", dir);
+	o.path = logp;
+	o.volume = "v";
+	o.rotate_bytes = 20000;
+	o.checkpoint_records = 50;
+	pid = fork();
+	assert_true(pid >= 0);
+	who = pid == 0;
+	if (audit_open(&o, key, &l))
+		_exit(3);
+	for (i = 0; i < 300; i++) {
+		struct jbuf j;
+
+		jbuf_init(&j);
+		jbuf_str(&j, "type", "open");
+		jbuf_int(&j, "writer", who);
+		jbuf_int(&j, "n", i);
+		if (audit_emit(l, AUDIT_INFO, &j)) {
+			if (pid == 0)
+				_exit(4);
+			fail_msg("parent's record %d refused", i);
+		}
+	}
+	audit_close(l);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	verify_all(logp, &records);
+	assert_true(records >= 600);
+}
+
 static int teardown(void **state)
 {
 	char cmd[300];
@@ -337,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_signature),
 		cmocka_unit_test(test_torn_line),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_two_writers),
+		cmocka_unit_test(test_two_processes),
 		cmocka_unit_test(test_alert_hook),
 	};
 
