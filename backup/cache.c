@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "cache.h"
 
@@ -75,21 +76,15 @@ static char *base_dir(void)
 
 int cache_open(const uint8_t repo_id[MF_ID_LEN], struct cache **cp)
 {
-	static const char hx[] = "0123456789abcdef";
-	char hex[2 * MF_ID_LEN + 1], *base;
+	char hex[HEX_ENCLEN(MF_ID_LEN) + 1], *base;
 	struct cache *c;
 	struct stat sb;
-	int i;
 
 	*cp = NULL;
 	base = base_dir();
 	if (!base)
 		return 0;
-	for (i = 0; i < MF_ID_LEN; i++) {
-		hex[2 * i] = hx[repo_id[i] >> 4];
-		hex[2 * i + 1] = hx[repo_id[i] & 15];
-	}
-	hex[2 * MF_ID_LEN] = '\0';
+	hex_encode(repo_id, MF_ID_LEN, hex);
 	c = calloc(1, sizeof(*c));
 	if (!c || asprintf(&c->dir, "%s/%s", base, hex) < 0) {
 		free(c);
@@ -139,12 +134,11 @@ static int safe_word(const char *s, size_t n)
 static int entry_name(const char *key, const char *vid, char *out,
 		      size_t size)
 {
-	static const char hx[] = "0123456789abcdef";
 	const char *slash = strchr(key, '/');
 	unsigned char md[EVP_MAX_MD_SIZE];
-	char h[17] = "0";
+	char h[HEX_ENCLEN(8) + 1] = "0";
 	unsigned int mdlen = 0;
-	int i, n;
+	int n;
 
 	if (!slash || !safe_word(key, (size_t)(slash - key)) ||
 	    !safe_word(slash + 1, strlen(slash + 1)))
@@ -153,11 +147,7 @@ static int entry_name(const char *key, const char *vid, char *out,
 		if (!EVP_Digest(vid, strlen(vid), md, &mdlen, EVP_sha256(),
 				NULL) || mdlen < 8)
 			return -EINVAL;
-		for (i = 0; i < 8; i++) {
-			h[2 * i] = hx[md[i] >> 4];
-			h[2 * i + 1] = hx[md[i] & 15];
-		}
-		h[16] = '\0';
+		hex_encode(md, 8, h);
 	}
 	n = snprintf(out, size, "%s.%s", key, h);
 	return n < 0 || (size_t)n >= size ? -EINVAL : 0;

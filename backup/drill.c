@@ -28,6 +28,7 @@
 #include <xxhash.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "crypto/secmem.h"
 #include "drill.h"
@@ -262,13 +263,13 @@ static void pack_hint(const struct manifest *m, const struct mf_node *n,
 	const struct mf_extent *e = NULL;
 	const char *c = detail ? strstr(detail, "chunk ") : NULL;
 	char hex[2 * MF_CHUNK_ID_LEN + 1];
-	size_t i, k, len = 0;
+	size_t i, len = 0;
 
 	out[0] = '\0';
 	if (c) {
 		c += 6;
-		while (len < 2 * MF_CHUNK_ID_LEN && strchr("0123456789abcdef",
-							  c[len]) && c[len])
+		while (len < 2 * MF_CHUNK_ID_LEN &&
+		       hex_digit((unsigned char)c[len], 0) >= 0)
 			len++;
 	}
 	for (i = 0; i < n->next; i++) {
@@ -280,8 +281,7 @@ static void pack_hint(const struct manifest *m, const struct mf_node *n,
 			e = x;
 		if (!len)
 			break;
-		for (k = 0; k < MF_CHUNK_ID_LEN; k++)
-			snprintf(hex + 2 * k, 3, "%02x", x->id[k]);
+		hex_encode(x->id, MF_CHUNK_ID_LEN, hex);
 		if (!strncmp(hex, c, len)) {
 			e = x;
 			break;

@@ -31,6 +31,7 @@
 #include "common/b64.h"
 #include "common/duration.h"
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "crypto/keyslot.h"
 #include "crypto/secmem.h"
@@ -52,38 +53,15 @@ static const uint8_t snap_magic[8] = "PHVSN1\0";
 
 void repo_hex(const uint8_t id[MF_ID_LEN], char *out)
 {
-	static const char hx[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < MF_ID_LEN; i++) {
-		out[2 * i] = hx[id[i] >> 4];
-		out[2 * i + 1] = hx[id[i] & 15];
-	}
-	out[2 * MF_ID_LEN] = '\0';
+	hex_encode(id, MF_ID_LEN, out);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
+/* Object names are written in lower case; another spelling is not ours. */
 int repo_unhex(const char *s, uint8_t id[MF_ID_LEN])
 {
-	int i, hi, lo;
-
-	if (strlen(s) != 2 * MF_ID_LEN)
+	if (strlen(s) != HEX_ENCLEN(MF_ID_LEN) ||
+	    hex_decode(s, HEX_ENCLEN(MF_ID_LEN), id, 0) < 0)
 		return -EINVAL;
-	for (i = 0; i < MF_ID_LEN; i++) {
-		hi = hexval(s[2 * i]);
-		lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		id[i] = (uint8_t)(hi << 4 | lo);
-	}
 	return 0;
 }
 

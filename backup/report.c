@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/kdf.h"
@@ -82,38 +83,6 @@ out:
 	return ret;
 }
 
-static void hex_of(const uint8_t *p, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int unhex_of(const char *s, uint8_t *out, size_t n)
-{
-	size_t i;
-	int a, b;
-
-	for (i = 0; i < n; i++) {
-		a = s[2 * i] >= 'a' && s[2 * i] <= 'f' ? s[2 * i] - 'a' + 10 :
-			s[2 * i] >= '0' && s[2 * i] <= '9' ? s[2 * i] - '0' :
-			-1;
-		b = s[2 * i + 1] >= 'a' && s[2 * i + 1] <= 'f' ?
-			s[2 * i + 1] - 'a' + 10 :
-			s[2 * i + 1] >= '0' && s[2 * i + 1] <= '9' ?
-			s[2 * i + 1] - '0' : -1;
-		if (a < 0 || b < 0)
-			return -PHV_EFORMAT;
-		out[i] = (uint8_t)(a << 4 | b);
-	}
-	return 0;
-}
-
 /* Append the signature line of form f to the memstream's text. */
 static int sign_stream(const struct repo *r, enum report_fmt f, FILE *fp,
 		       char **bufp, size_t *lenp)
@@ -127,7 +96,7 @@ static int sign_stream(const struct repo *r, enum report_fmt f, FILE *fp,
 	ret = report_mac(r, *bufp, *lenp, mac);
 	if (ret)
 		return ret;
-	hex_of(mac, MAC_LEN, hex);
+	hex_encode(mac, MAC_LEN, hex);
 	fprintf(fp, "%s%s%s", sig_forms[f].prefix, hex, sig_forms[f].suffix);
 	return fflush(fp) ? -ENOMEM : 0;
 }
@@ -149,7 +118,8 @@ int report_verify(const struct repo *r, const void *buf, size_t len)
 		    memcmp(p + at, sig_forms[i].prefix, pl) ||
 		    (at && p[at - 1] != '\n'))
 			continue;
-		if (unhex_of(p + at + pl, want, MAC_LEN))
+		/* lower case only: the signature has one spelling */
+		if (hex_decode(p + at + pl, HEX_ENCLEN(MAC_LEN), want, 0) < 0)
 			return -PHV_EFORMAT;
 		ret = report_mac(r, p, at, mac);
 		if (ret)

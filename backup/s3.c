@@ -24,6 +24,7 @@
  *    credentials.
  */
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 
 #include <ctype.h>
@@ -166,18 +167,6 @@ static char *sbuf_detach(struct sbuf *sb)
 }
 
 /* ---- encoders and digests --------------------------------------------- */
-
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static int digest(const EVP_MD *md, const void *data, size_t n,
 		  unsigned char *out)

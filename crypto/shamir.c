@@ -6,8 +6,8 @@
  * Multiplication is the schoolbook shift-and-add with the reduction and
  * the conditional add done by masks, and inversion is a^254 by a fixed
  * chain of squarings, so neither depends on its operands' values for
- * timing.  Coefficients live in secmem and are wiped.  Hex is decoded by
- * arithmetic, not ctype, for the same reason.
+ * timing.  Coefficients live in secmem and are wiped.  Hex goes through
+ * common/hex, which does not branch on the data either (not ctype).
  *
  * Text body: version 1, then for a share M, x, fingerprint, y; for a key
  * the key bytes; then SHA-256(domain || body) truncated to 4 bytes.
@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "secmem.h"
 #include "shamir.h"
 
@@ -243,7 +244,6 @@ static int shamir_text_encode(const char *prefix, const char *domain,
 			      uint8_t *body, size_t len, char *out,
 			      size_t size)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i, o, plen = strlen(prefix);
 	int r;
 
@@ -255,26 +255,12 @@ static int shamir_text_encode(const char *prefix, const char *domain,
 		return -ENOSPC;
 	memcpy(out, prefix, plen);
 	o = plen;
-	for (i = 0; i < len; i++) {
-		if (i && i % 4 == 0)
+	for (i = 0; i < len; i += 4) {
+		if (i)
 			out[o++] = '-';
-		out[o++] = hex[body[i] >> 4];
-		out[o++] = hex[body[i] & 15];
+		o += hex_encode(body + i, len - i < 4 ? len - i : 4, out + o);
 	}
-	out[o] = '\0';
 	return (int)o;
-}
-
-/*
- * Value of a hex digit, or -1, without branching on the character: each
- * range check is turned into a mask.
- */
-static int hexval(unsigned char c)
-{
-	int d = c - '0', l = (c | 0x20) - 'a';
-	int isd = ((d >= 0) & (d <= 9)), isl = ((l >= 0) & (l <= 5));
-
-	return (d & -isd) | ((l + 10) & -isl) | -(!isd & !isl);
 }
 
 /*
@@ -295,7 +281,7 @@ static int shamir_text_decode(const char *prefix, const char *domain,
 	for (text += plen; *text; text++) {
 		if (strchr("- \t\r\n", *text))
 			continue;
-		v = hexval((unsigned char)*text);
+		v = hex_digit((unsigned char)*text, HEX_ANY_CASE);
 		if (v < 0 || n == size)
 			return -PHV_EFORMAT;
 		if (hi < 0) {

@@ -17,6 +17,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/hex.h"
 #include "crypto/keycmd.h"
 #include "crypto/shamir.h"
 #include "crypto/secmem.h"
@@ -94,14 +95,7 @@ void keysrc_env(struct secret_opts *so, struct keysrc_opts *ko)
 void keysrc_id_hex(const uint8_t id[static KEYSRC_ID_LEN],
 		   char out[static 2 * KEYSRC_ID_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < KEYSRC_ID_LEN; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 15];
-	}
-	out[2 * KEYSRC_ID_LEN] = '\0';
+	hex_encode(id, KEYSRC_ID_LEN, out);
 }
 
 /* ---- recipe codec --------------------------------------------------- */
