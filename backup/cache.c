@@ -6,11 +6,16 @@
  * <dir>/index/<hex>.<h>, h being 16 hex digits of SHA-256(v) ("0" for an
  * unversioned object), so odd characters in version ids never reach a
  * path.  Only keys of the form <word>/<hex> are cached.
+ *
+ * Entries are replaced by temporary file and rename (common/fileio) but
+ * not fsync'ed: the repository authenticates every cached object when it
+ * opens it and downloads one that fails again, so a torn entry after a
+ * crash costs a download, never a wrong answer.  cache_sweep() removes
+ * temporaries an interrupted write left behind along with stale entries.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "cache.h"
@@ -216,52 +222,27 @@ out:
 int cache_put(struct cache *c, const char *key, const char *vid,
 	      const void *buf, size_t len)
 {
-	char *p = entry_path(c, key, vid), *tmp = NULL, *slash;
-	const uint8_t *b = buf;
-	size_t done = 0;
-	ssize_t n;
-	int fd = -1, r = -EIO;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	char *p = entry_path(c, key, vid), *slash;
+	int dfd = -1, r;
 
 	if (!p)
 		return c ? -EINVAL : 0;
-	if (asprintf(&tmp, "%s.tmp%d.%lx", p, (int)getpid(),
-		     (unsigned long)pthread_self()) < 0) {
-		tmp = NULL;
-		r = -ENOMEM;
-		goto out;
-	}
 	slash = strrchr(p, '/');
 	*slash = '\0';
 	r = mkdirs(p);
-	*slash = '/';
-	if (r)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
+	if (!r) {
+		dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = dfd < 0 ? -errno : 0;
 	}
-	while (done < len) {
-		n = write(fd, b + done, len - done);
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	r = done == len ? 0 : -EIO;
-	if (close(fd) && !r)
-		r = -EIO;
-	fd = -1;
-	if (!r && rename(tmp, p))
-		r = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r && tmp)
-		unlink(tmp);
+	/* no fsync: an entry is authenticated when it is read back */
+	if (!r)
+		r = file_replace_at(dfd, slash + 1, &iov, 1, 0600,
+				    FILE_REPLACE_NO_SYNC);
+	if (dfd >= 0)
+		close(dfd);
 	if (r)
 		log_debug("cache: cannot store %s: %s", key, phv_strerror(r));
-	free(tmp);
 	free(p);
 	return r;
 }
@@ -308,7 +289,9 @@ void cache_sweep(struct cache *c, const char *dir, const char *const *keys,
 	if (!d)
 		goto out;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		/* hidden names are not ours, but stale temporaries are */
+		if (de->d_name[0] == '.' && strncmp(de->d_name,
+		    FILE_TMP_PREFIX, strlen(FILE_TMP_PREFIX)))
 			continue;
 		key = de->d_name;
 		if (bsearch(&key, want, nw, sizeof(*want), str_cmp))

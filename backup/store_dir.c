@@ -4,10 +4,12 @@
  *
  * Each key is a file under the root; "packs/ab" is root/packs/ab.  Writes
  * go to a temporary file that is fsync'ed and renamed into place, then
- * the directory is fsync'ed, so a crash leaves either the old object or
- * the new one.  There are no versions and no retention: STORE_LOCKED is
- * accepted and means nothing, which the CLI tells the user.  This backend
- * is real (restore drills use it), not a mock of S3.
+ * the directory is fsync'ed (file_replace() of common/fileio), so a crash
+ * leaves either the old object or the new one; listings skip temporary
+ * names (a leading dot, or ".tmp." as older versions wrote them).  There
+ * are no versions and no retention: STORE_LOCKED is accepted and means
+ * nothing, which the CLI tells the user.  This backend is real (restore
+ * drills use it), not a mock of S3.
  *
  * For tests, PHIVAULT_TEST_DIR_FAULTS injects failures and delays (see
  * store.h); the switches are read once per handle.
@@ -98,49 +100,14 @@ static int mkdirs(char *path)
 	return 0;
 }
 
-static int fsync_parent(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int fd, r = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
-	if (fd < 0 || fsync(fd))
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return r;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int dir_put(struct store *st, const char *key, const void *buf,
 		   size_t len, enum store_class cls, time_t retain_until,
 		   char **version_idp)
 {
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct dir_store *d = dir_of(st);
-	char *path = NULL, *tmp = NULL;
-	int fd = -1, r;
+	char *path = NULL;
+	int r;
 
 	if (version_idp)
 		*version_idp = NULL;
@@ -150,40 +117,14 @@ static int dir_put(struct store *st, const char *key, const void *buf,
 		return -EIO;
 	}
 	r = dir_path(d, key, &path);
-	if (r)
-		goto out;
-	r = -ENOMEM;
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	r = mkdirs(path);
-	if (r)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = write_all(fd, buf, len);
-	if (!r && fsync(fd))
-		r = -errno;
-	if (close(fd) && !r)
-		r = -errno;
-	fd = -1;
-	if (!r && rename(tmp, path))
-		r = -errno;
 	if (!r)
-		r = fsync_parent(path);
+		r = mkdirs(path);
 	if (!r)
-		d->puts++;
-out:
-	if (r) {
+		r = file_replace(path, &iov, 1, 0600);
+	if (r)
 		store_set_error(st, "put %s: %s", key, phv_strerror(r));
-		if (tmp)
-			unlink(tmp);
-	}
-	free(tmp);
+	else
+		d->puts++;
 	free(path);
 	return r;
 }

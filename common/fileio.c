@@ -5,7 +5,8 @@
  * The temporary gets a random name and O_EXCL, so two writers never
  * share one and a planted file or symbolic link is refused rather than
  * followed.  Durability is git's lock-file discipline plus the directory
- * fsync that makes the rename itself survive a crash.
+ * fsync that makes the rename itself survive a crash; a cache may give up
+ * both fsyncs (FILE_REPLACE_NO_SYNC) and keep only the atomic rename.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +96,7 @@ int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
 		return fd;
 	for (i = 0; !r && i < iovcnt; i++)
 		r = fd_write_all(fd, iov[i].iov_base, iov[i].iov_len);
-	if (!r && fsync(fd))
+	if (!r && !(flags & FILE_REPLACE_NO_SYNC) && fsync(fd))
 		r = -errno;
 	if (close(fd) && !r)
 		r = -errno;
@@ -105,7 +106,7 @@ int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	if (flags & FILE_REPLACE_NO_DIRSYNC)
+	if (flags & (FILE_REPLACE_NO_DIRSYNC | FILE_REPLACE_NO_SYNC))
 		return 0;
 	return fsync_dirfd(dirfd);
 }

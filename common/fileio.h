@@ -3,7 +3,8 @@
  * fileio.h - writing whole files safely: a write loop that survives short
  * writes and signals, and the atomic replacement of a small file (temp in
  * the same directory, fsync, rename, fsync of the directory), so a reader
- * or a crash sees the old contents or the new, never a mix.
+ * or a crash sees the old contents or the new, never a mix (a cache may
+ * opt out of the fsyncs, and so of the crash half of that promise).
  *
  * Nothing here logs or allocates beyond a path copy; every function
  * returns 0 or -errno and is thread-safe.
@@ -22,6 +23,12 @@
 enum file_replace_flags {
 	/* skip the directory fsync: the caller syncs it later itself */
 	FILE_REPLACE_NO_DIRSYNC	= 1U << 0,
+	/*
+	 * skip both fsyncs, for files that can be rebuilt and are checked
+	 * when read (caches): readers still see old or new contents, but
+	 * after a crash the name may hold an empty or partial file
+	 */
+	FILE_REPLACE_NO_SYNC	= 1U << 1,
 };
 
 /*
@@ -41,8 +48,8 @@ void file_tmp_name(char *buf);
 /*
  * Replace name in the directory dirfd with the concatenation of iov:
  * create a temporary there with O_EXCL | O_CLOEXEC and mode, write it
- * all, fsync, close, rename over name and fsync dirfd (unless
- * FILE_REPLACE_NO_DIRSYNC).  On failure name is untouched and the
+ * all, fsync (unless FILE_REPLACE_NO_SYNC), close, rename over name and
+ * fsync dirfd (unless either flag).  On failure name is untouched and the
  * temporary removed.  Returns 0 or -errno; an error from the directory
  * fsync means the new file is in place but maybe not yet durable.
  */

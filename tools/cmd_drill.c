@@ -12,15 +12,16 @@
  *
  * Files: each drill writes drill-<UTC time>-<id>.{json,txt,html} into the
  * report directory (--report-dir; default /var/lib/phivault/drills for
- * root, else the current directory), mode 0600, by temp file and rename,
- * and a sealed copy of the JSON into the repository under drills/.
+ * root, else the current directory), mode 0600, each replaced atomically
+ * and durably (file_replace(): temporary, fsync, rename, fsync of the
+ * directory), and a sealed copy of the JSON into the repository under
+ * drills/.
  *
  * SIGTERM, SIGINT and SIGHUP remove the scratch directory (plaintext)
  * before the drill dies of the signal.  The alert hook gets a cleaned
  * environment (hook_env()): no S3 keys, passphrase files or tokens.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "backup/report.h"
 #include "backup/store.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/hookenv.h"
 #include "common/log.h"
 #include "cmd.h"
@@ -229,26 +231,16 @@ static int open_repo(const struct dopts *o, struct store **stp,
 static int write_file(const char *dir, const char *name, const char *buf,
 		      size_t len)
 {
-	char *path = NULL, *tmp = NULL;
-	int fd = -1, r = -ENOMEM;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	char *path = NULL;
+	int r;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0 ||
-	    asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) ||
-	    rename(tmp, path)) {
-		r = -errno;
-		cmd_fail("cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	r = file_replace(path, &iov, 1, 0600);
+	if (r)
+		cmd_fail("cannot write %s: %s", path, strerror(-r));
 	free(path);
-	free(tmp);
 	return r;
 }
 

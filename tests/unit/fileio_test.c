@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * fileio_test.c - common/fileio: a replacement lands whole with its mode,
- * leaves no temporary behind, and a failed one leaves the target alone.
+ * leaves no temporary behind, and a failed one leaves the target alone;
+ * the same holds without the fsyncs (FILE_REPLACE_NO_SYNC).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -48,23 +49,31 @@ static void slurp(const char *path, char *buf, size_t size)
 	close(fd);
 }
 
+/* path holds exactly want with mode, and is the directory's only entry. */
+static void assert_only_file(const char *path, const char *want, mode_t mode)
+{
+	char buf[64];
+	struct stat st;
+
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, mode);
+	assert_int_equal(entries(), 1);
+}
+
 static void test_replace(void **state)
 {
 	struct iovec iov[2] = {
 		{ .iov_base = "hello ", .iov_len = 6 },
 		{ .iov_base = "world\n", .iov_len = 6 },
 	};
-	char path[64], buf[64];
-	struct stat st;
+	char path[64];
 
 	snprintf(path, sizeof(path), "%s/f", dir);
 	assert_int_equal(file_replace(path, iov, 2, 0640), 0);
 	assert_int_equal(file_replace(path, iov + 1, 1, 0600), 0);
-	slurp(path, buf, sizeof(buf));
-	assert_string_equal(buf, "world\n");
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(entries(), 1);
+	assert_only_file(path, "world\n", 0600);
 	unlink(path);
 }
 
@@ -80,8 +89,32 @@ static void test_failure_cleans_up(void **state)
 	assert_int_equal(file_replace_at(dfd, "d", &iov, 1, 0600, 0),
 			 -EISDIR);
 	assert_int_equal(entries(), 1);
+	assert_int_equal(file_replace_at(dfd, "d", &iov, 1, 0600,
+					 FILE_REPLACE_NO_SYNC), -EISDIR);
+	assert_int_equal(entries(), 1);
 	close(dfd);
 	rmdir(path);
+}
+
+/* Without fsyncs (caches): the same replacement and mode. */
+static void test_replace_no_sync(void **state)
+{
+	struct iovec iov = { .iov_base = "cached\n", .iov_len = 7 };
+	char path[64];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	assert_true(dfd >= 0);
+	snprintf(path, sizeof(path), "%s/c", dir);
+	assert_int_equal(file_replace_at(dfd, "c", &iov, 1, 0640,
+					 FILE_REPLACE_NO_SYNC), 0);
+	iov.iov_base = "again\n";
+	iov.iov_len = 6;
+	assert_int_equal(file_replace_at(dfd, "c", &iov, 1, 0600,
+					 FILE_REPLACE_NO_SYNC |
+					 FILE_REPLACE_NO_DIRSYNC), 0);
+	assert_only_file(path, "again\n", 0600);
+	unlink(path);
+	close(dfd);
 }
 
 static void test_tmp_name(void **state)
@@ -101,6 +134,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_failure_cleans_up),
+		cmocka_unit_test(test_replace_no_sync),
 		cmocka_unit_test(test_tmp_name),
 	};
 	int r;
