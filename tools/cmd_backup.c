@@ -10,6 +10,7 @@
  * goes to stderr on a terminal; without one, diagnostics go to syslog.
  * Results: one summary line on stdout, or one JSON object with --json.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -995,7 +996,12 @@ static int pick_snapshot(const struct bopts *o, const struct repo_snap *s,
 			*codep = EXIT_USAGE;
 			return -1;
 		}
-		idx = repo_snap_find(s, n, spec);
+		/* IDs are printed in lower case; accept what was retyped */
+		snprintf(hex, sizeof(hex), "%s", spec);
+		for (i = 0; hex[i]; i++)
+			hex[i] = (char)tolower((unsigned char)hex[i]);
+		idx = strlen(spec) < sizeof(hex) ? repo_snap_find(s, n, hex) :
+		      -ENOENT;
 		if (idx < 0)
 			cmd_fail("%s: %s", spec, idx == -EINVAL ?
 				 "ambiguous snapshot id prefix" :
