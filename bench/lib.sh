@@ -162,9 +162,11 @@ bench_note() {
 
 # Print one section's figures: workloads down, targets across; then, when
 # phivault has figures, its ratios against passthrough and the best anchor.
+# bench_table SECTION [ME ANCHORS]: the ratios of target ME (default
+# phivault) against the targets ANCHORS (default $BENCH_ANCHORS).
 bench_table() {
 	/usr/bin/python3 "$BENCH_ROOT/bench/report.py" table "$1" \
-		"$BENCH_RESULTS" "$BENCH_ANCHORS"
+		"$BENCH_RESULTS" "${3:-$BENCH_ANCHORS}" "${2:-phivault}"
 }
 
 # bench_write_json OUT: everything recorded so far, as JSON.
@@ -216,7 +218,7 @@ target_init() {
 			"$base/cipher" >"$base/init.log" 2>&1 ||
 			target_fail "$t" "securefs create failed: $(tail -1 \
 				"$base/init.log")" ;;
-	phivault)
+	phivault|phivault-policy)
 		if [ ! -x "$PHIVAULT" ]; then
 			target_fail "$t" "$PHIVAULT not built"
 		else
@@ -226,6 +228,14 @@ target_init() {
 				>"$base/init.log" 2>&1 ||
 				target_fail "$t" "phivault init failed: $(tail \
 					-1 "$base/init.log")"
+		fi
+		if [ "$t" = phivault-policy ] && target_available "$t"; then
+			"$PHIVAULT" policy set -S "$base/none.sock" \
+				--passphrase-file "$BENCH_PASSFILE" \
+				"$base/cipher" "$BENCH_ROOT/bench/bench.policy" \
+				>>"$base/init.log" 2>&1 ||
+				target_fail "$t" "phivault policy set failed:" \
+					"$(tail -1 "$base/init.log")"
 		fi ;;
 	*)
 		target_fail "$t" "unknown target" ;;
@@ -265,6 +275,13 @@ target_mount() {
 		# shellcheck disable=SC2086
 		spawn_daemon "$base/daemon.log" "$PHIVAULT" mount \
 			--passphrase-file "$BENCH_PASSFILE" -f \
+			$PHIVAULT_MOUNT_ARGS "$base/cipher" "$mnt" ;;
+	phivault-policy)
+		# shellcheck disable=SC2086
+		spawn_daemon "$base/daemon.log" "$PHIVAULT" mount \
+			--passphrase-file "$BENCH_PASSFILE" -f \
+			--audit-log "$base/audit.jsonl" \
+			--control-socket "$base/ctl.sock" \
 			$PHIVAULT_MOUNT_ARGS "$base/cipher" "$mnt" ;;
 	esac
 	TGT_PID[$t]=$BENCH_LAST_PID

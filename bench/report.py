@@ -3,13 +3,15 @@
 """
 bench/report.py - print and save the figures collected by bench/run.
 
-    report.py table SECTION RESULTS ANCHORS
+    report.py table SECTION RESULTS ANCHORS [ME]
     report.py json OUT RESULTS ANCHORS NOTES VERSIONS
 
 RESULTS is the tab-separated file bench_record (bench/lib.sh) appends to:
 section, workload, unit, better ("higher" or "lower"), target, median and
 the raw per-run values separated by spaces. ANCHORS is the space-separated
-list of encrypted anchors phivault is compared with.
+list of encrypted anchors phivault is compared with. ME, the target whose
+ratios a table prints, is "phivault" unless given: the policy section
+compares "phivault-policy" with "phivault" (anchors "phivault").
 
 A ratio is always "phivault's performance as a multiple of the other's":
 value / other when higher is better, other / value when lower is better.
@@ -74,14 +76,14 @@ def ordered(items):
     return seen
 
 
-def compute_ratios(rows, anchors):
-    """One entry per (section, workload) that has a phivault row."""
+def compute_ratios(rows, anchors, me_name="phivault"):
+    """One entry per (section, workload) that has a row of me_name."""
     out = []
     keys = ordered((r["section"], r["workload"]) for r in rows)
     for sec, wl in keys:
         group = {r["target"]: r for r in rows
                  if r["section"] == sec and r["workload"] == wl}
-        me = group.get("phivault")
+        me = group.get(me_name)
         if me is None:
             continue
         better = me["better"]
@@ -105,7 +107,7 @@ def compute_ratios(rows, anchors):
     return out
 
 
-def print_table(section, rows, anchors):
+def print_table(section, rows, anchors, me_name="phivault"):
     rows = [r for r in rows if r["section"] == section]
     if not rows:
         print("(no figures)")
@@ -127,12 +129,14 @@ def print_table(section, rows, anchors):
               "".join(" %*s" % (w, v) for w, v in zip(widths, vals)))
     print("(v: lower is better; other rows: higher is better)")
 
-    ratios = compute_ratios(rows, anchors)
+    ratios = compute_ratios(rows, anchors, me_name)
     if not ratios or all(r["phivault"] is None for r in ratios):
         return
     print()
-    print("phivault relative to the anchors (>1.00: phivault better)")
-    print("%-*s %9s %9s  %-14s %9s" % (w0, "workload", "phivault",
+    print("%s relative to %s (>1.00: %s better)" % (
+        me_name, "the anchors" if me_name == "phivault" else
+        " ".join(anchors), me_name))
+    print("%-*s %9s %9s  %-14s %9s" % (w0, "workload", me_name[:9],
                                        "/passthru", "best anchor",
                                        "/best"))
     for r in ratios:
@@ -187,7 +191,11 @@ def write_json(out, rows, anchors, notes, versions):
         "versions": read_pairs(versions),
         "anchors": anchors,
         "results": rows,
-        "phivault_ratios": compute_ratios(rows, anchors),
+        "phivault_ratios": compute_ratios(
+            [r for r in rows if r["section"] != "policy"], anchors),
+        "policy_ratios": compute_ratios(
+            [r for r in rows if r["section"] == "policy"], ["phivault"],
+            "phivault-policy"),
         "notes": read_lines(notes),
     }
     tmp = out + ".tmp"
@@ -198,8 +206,9 @@ def write_json(out, rows, anchors, notes, versions):
 
 
 def main(argv):
-    if len(argv) == 4 and argv[0] == "table":
-        print_table(argv[1], load(argv[2]), argv[3].split())
+    if len(argv) in (4, 5) and argv[0] == "table":
+        print_table(argv[1], load(argv[2]), argv[3].split(),
+                    argv[4] if len(argv) == 5 else "phivault")
         return 0
     if len(argv) == 6 and argv[0] == "json":
         write_json(argv[1], load(argv[2]), argv[3].split(), argv[4],
