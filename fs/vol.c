@@ -8,12 +8,18 @@
  * it.  Nothing parsed from it is trusted until the MAC verifies, which can
  * only happen after a slot has yielded the VMK; vol_info_read() parses
  * without trusting, for `phivault info`.  Rewrites are atomic (temp file,
- * fsync, rename, fsync of the directory) and serialised by conf_lock.
+ * fsync, rename, fsync of the directory).  Every rewrite is a
+ * read-modify-write between conf_begin() and conf_end(): an exclusive
+ * flock(2) on CIPHERDIR/.phivault.conf.lock serialises it against other
+ * processes (a mount recording a grant, `phivault key add`), the file is
+ * taken in again under that lock (vol_conf_refresh()), and conf_lock
+ * serialises the threads of this process.  Readers take no file lock:
+ * the rename makes each version appear whole.
  *
  * Invariants: every key lives in secmem and is wiped by vol_close(); the
  * derived keys are set once in vol_open() and only read afterwards, so
  * readers need no lock.  KEK slots may be added or removed (conf_lock).
- * Lock order: conf_lock is a leaf.
+ * Lock order: the config file lock, then conf_lock; conf_lock is a leaf.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +223,8 @@ static int conf_parse_recipe(struct vol *vol, const char *rest);
 static int conf_parse_retain(struct vol *vol, const char *rest);
 static int conf_write_policy(const struct vol *vol, char *buf, size_t *pos);
 static int conf_parse_policy(struct vol *vol, const char *rest);
+static int conf_parse_grants_gen(struct vol *vol, const char *rest,
+				 int *seenp);
 static void conf_stamp(struct vol *vol);
 static int slot_recipe_check(enum keyslot_type type, const char *recipe);
 
@@ -262,6 +271,9 @@ static int conf_write(struct vol *vol)
 		r = conf_write_retention(vol, buf, &pos);
 	if (!r)
 		r = conf_write_policy(vol, buf, &pos);
+	if (!r && vol->grants_gen)
+		r = conf_add(buf, &pos, "grants-generation %" PRIu64 "\n",
+			     vol->grants_gen);
 	if (!r)
 		r = conf_mac_compute(vol->conf_mac, buf, pos, mac);
 	if (!r) {
@@ -342,7 +354,7 @@ static int conf_parse(struct vol *vol, char *buf, size_t *maclenp,
 		      uint8_t mac[static MAC_LEN])
 {
 	char *line = buf, *nl, *sp;
-	int have_mac = 0, have_id = 0, have_bs = 0, first = 1;
+	int have_mac = 0, have_id = 0, have_bs = 0, have_gg = 0, first = 1;
 	char b64[128];
 
 	while (*line) {
@@ -394,6 +406,9 @@ static int conf_parse(struct vol *vol, char *buf, size_t *maclenp,
 		} else if (!strcmp(line, "policy-required")) {
 			if (conf_parse_policy(vol, sp))
 				return -PHV_ECONFIG;
+		} else if (!strcmp(line, "grants-generation")) {
+			if (conf_parse_grants_gen(vol, sp, &have_gg))
+				return -PHV_ECONFIG;
 		} else if (!strcmp(line, "current-kek")) {
 			if (sscanf(sp, "%" SCNu32, &vol->current_kek) != 1)
 				return -PHV_ECONFIG;
@@ -411,6 +426,57 @@ static int conf_parse(struct vol *vol, char *buf, size_t *maclenp,
 	    !vol->nkeks || !vol->current_kek)
 		return -PHV_ECONFIG;
 	return 0;
+}
+
+/* ---- the config lock between processes ------------------------------ */
+
+/*
+ * Start a read-modify-write of the config: take the exclusive flock(2) on
+ * CIPHERDIR/.phivault.conf.lock, waiting while another process rewrites
+ * the config, take in what it wrote, then take conf_lock.  *lockfdp
+ * receives the lock for conf_end().  Returns 0, or -errno with nothing
+ * held: a config whose lock cannot be taken is not rewritten.  The lock
+ * is a file of its own because a mount holds a flock on the cipherdir
+ * itself for its whole life (tools/cmd_volume.c).
+ */
+static int conf_begin(struct vol *vol, int *lockfdp)
+{
+	struct stat st;
+	int fd, r;
+
+	*lockfdp = -1;
+	/* no symlink followed; O_NONBLOCK: a FIFO put there cannot hang us */
+	fd = openat(vol->rootfd, VOL_CONF_LOCK_NAME, O_RDONLY | O_CREAT |
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+		goto out;
+	}
+	r = -PHV_ECONFIG;
+	if (!S_ISREG(st.st_mode))
+		goto out;
+	do {
+		r = flock(fd, LOCK_EX) ? -errno : 0;
+	} while (r == -EINTR);
+	if (r)
+		goto out;
+	vol_conf_refresh(vol);	/* never write back a stale config */
+	pthread_mutex_lock(&vol->conf_lock);
+	*lockfdp = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* End what conf_begin() started: conf_lock, then the file lock. */
+static void conf_end(struct vol *vol, int lockfd)
+{
+	pthread_mutex_unlock(&vol->conf_lock);
+	close(lockfd);
 }
 
 /* ---- lifecycle ------------------------------------------------------ */
@@ -696,9 +762,11 @@ int vol_kek_rotate(struct vol *vol, uint32_t *versionp)
 {
 	uint32_t v = 0;
 	unsigned int i;
-	int r;
+	int r, lockfd;
 
-	pthread_mutex_lock(&vol->conf_lock);
+	r = conf_begin(vol, &lockfd);
+	if (r)
+		return r;
 	if (vol->nkeks >= VOL_MAX_KEKS) {
 		r = -ENOSPC;
 		goto out;
@@ -719,16 +787,19 @@ int vol_kek_rotate(struct vol *vol, uint32_t *versionp)
 	if (versionp)
 		*versionp = v + 1;
 out:
-	pthread_mutex_unlock(&vol->conf_lock);
+	conf_end(vol, lockfd);
 	return r;
 }
 
 int vol_kek_retire(struct vol *vol, uint32_t version)
 {
 	unsigned int i;
-	int r = -PHV_ENOTFOUND;
+	int r, lockfd;
 
-	pthread_mutex_lock(&vol->conf_lock);
+	r = conf_begin(vol, &lockfd);
+	if (r)
+		return r;
+	r = -PHV_ENOTFOUND;
 	if (version == vol->current_kek) {
 		r = -EBUSY;
 		goto out;
@@ -745,7 +816,7 @@ int vol_kek_retire(struct vol *vol, uint32_t version)
 		break;
 	}
 out:
-	pthread_mutex_unlock(&vol->conf_lock);
+	conf_end(vol, lockfd);
 	return r;
 }
 
@@ -854,15 +925,18 @@ int vol_slot_add(struct vol *vol, const struct keyslot *tmpl,
 	char *copy = NULL;
 	uint32_t id = 0;
 	unsigned int i, n;
-	int r;
+	int r, lockfd;
 
 	if (slot_recipe_check(tmpl->type, recipe) ||
 	    tmpl->type < KEYSLOT_PASSPHRASE || tmpl->type > KEYSLOT_COMMAND)
 		return -EINVAL;
 	if (recipe && !(copy = strdup(recipe)))
 		return -ENOMEM;
-	vol_conf_refresh(vol);	/* never write back a stale slot table */
-	pthread_mutex_lock(&vol->conf_lock);
+	r = conf_begin(vol, &lockfd);
+	if (r) {
+		free(copy);
+		return r;
+	}
 	n = vol->nslots;
 	r = -ENOSPC;
 	if (n >= VOL_MAX_SLOTS)
@@ -892,7 +966,7 @@ int vol_slot_add(struct vol *vol, const struct keyslot *tmpl,
 out:
 	if (r)
 		secmem_wipe(&vol->slots[n], sizeof(vol->slots[n]));
-	pthread_mutex_unlock(&vol->conf_lock);
+	conf_end(vol, lockfd);
 	free(copy);
 	return r;
 }
@@ -902,10 +976,12 @@ int vol_slot_remove(struct vol *vol, uint32_t id)
 	struct keyslot gone;
 	char *recipe;
 	unsigned int i, n;
-	int r = -PHV_ENOTFOUND;
+	int r, lockfd;
 
-	vol_conf_refresh(vol);
-	pthread_mutex_lock(&vol->conf_lock);
+	r = conf_begin(vol, &lockfd);
+	if (r)
+		return r;
+	r = -PHV_ENOTFOUND;
 	n = vol->nslots;
 	for (i = 0; i < n && vol->slots[i].id != id; i++)
 		;
@@ -936,7 +1012,7 @@ int vol_slot_remove(struct vol *vol, uint32_t id)
 	}
 	secmem_wipe(&gone, sizeof(gone));
 out:
-	pthread_mutex_unlock(&vol->conf_lock);
+	conf_end(vol, lockfd);
 	return r;
 }
 
@@ -1068,6 +1144,7 @@ int vol_conf_refresh(struct vol *vol)
 	nv->retention = NULL;
 	vol->policy_state = nv->policy_state;
 	memcpy(vol->policy_pin, nv->policy_pin, VOL_PIN_LEN);
+	vol->grants_gen = nv->grants_gen;
 out:
 	pthread_mutex_unlock(&vol->conf_lock);
 	if (r)
@@ -1199,13 +1276,16 @@ int vol_retention_set(struct vol *vol, const char *text)
 {
 	char *sealed = NULL, *old;
 	size_t len = 0, oldlen;
-	int r;
+	int r, lockfd;
 
 	r = retain_seal_all(vol, text, &sealed, &len);
 	if (r)
 		return r;
-	vol_conf_refresh(vol);
-	pthread_mutex_lock(&vol->conf_lock);
+	r = conf_begin(vol, &lockfd);
+	if (r) {
+		free(sealed);
+		return r;
+	}
 	old = vol->retention;
 	oldlen = vol->retention_len;
 	vol->retention = sealed;
@@ -1216,7 +1296,7 @@ int vol_retention_set(struct vol *vol, const char *text)
 		vol->retention_len = oldlen;
 		old = sealed;
 	}
-	pthread_mutex_unlock(&vol->conf_lock);
+	conf_end(vol, lockfd);
 	free(old);
 	return r;
 }
@@ -1277,10 +1357,11 @@ int vol_policy_pin_set(struct vol *vol, const uint8_t *pin)
 {
 	enum vol_policy_state old_state;
 	uint8_t old[VOL_PIN_LEN];
-	int r;
+	int r, lockfd;
 
-	vol_conf_refresh(vol);
-	pthread_mutex_lock(&vol->conf_lock);
+	r = conf_begin(vol, &lockfd);
+	if (r)
+		return r;
 	old_state = vol->policy_state;
 	memcpy(old, vol->policy_pin, VOL_PIN_LEN);
 	vol->policy_state = pin ? VOL_POLICY_REQUIRED : VOL_POLICY_NONE;
@@ -1293,6 +1374,66 @@ int vol_policy_pin_set(struct vol *vol, const uint8_t *pin)
 		vol->policy_state = old_state;
 		memcpy(vol->policy_pin, old, VOL_PIN_LEN);
 	}
+	conf_end(vol, lockfd);
+	return r;
+}
+
+/* ==== the live grants' generation =====================================
+ *
+ * One config line, "grants-generation N", written through the mount's
+ * guard (tools/mount_guard.c) before each save of the sealed grants file,
+ * whose first line carries the same N.  The grants file is sealed with a
+ * key derived from the master key, which proves it genuine but not
+ * current; the line makes it current, as the policy pin does for the
+ * policy.  0 is never written: a config without the line is generation 0,
+ * and the config of a volume that never saved a grant stays as it was.
+ */
+
+static int conf_parse_grants_gen(struct vol *vol, const char *rest,
+				 int *seenp)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*seenp || *rest < '0' || *rest > '9')
+		return -PHV_EFORMAT;	/* one line, digits only */
+	errno = 0;
+	v = strtoull(rest, &end, 10);
+	if (errno || *end || v > UINT64_MAX)
+		return -PHV_EFORMAT;
+	vol->grants_gen = (uint64_t)v;
+	*seenp = 1;
+	return 0;
+}
+
+uint64_t vol_grants_gen(struct vol *vol)
+{
+	uint64_t gen;
+
+	vol_conf_refresh(vol);
+	pthread_mutex_lock(&vol->conf_lock);
+	gen = vol->grants_gen;
 	pthread_mutex_unlock(&vol->conf_lock);
+	return gen;
+}
+
+int vol_grants_gen_set(struct vol *vol, uint64_t gen)
+{
+	uint64_t old;
+	int r, lockfd;
+
+	r = conf_begin(vol, &lockfd);
+	if (r)
+		return r;
+	old = vol->grants_gen;
+	r = -EINVAL;
+	if (gen < old)
+		goto out;
+	vol->grants_gen = gen;
+	r = conf_write(vol);
+	if (r)
+		vol->grants_gen = old;
+out:
+	conf_end(vol, lockfd);
 	return r;
 }

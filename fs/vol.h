@@ -24,6 +24,15 @@
  * at a time.  Concurrent writers to the same file through two vol_file
  * handles (or this API and a live mount) are not serialised against each
  * other: the caller must not do that.  Readers may run alongside a mount.
+ *
+ * Processes: every function that rewrites the configuration (slots,
+ * KEKs, retention, the policy pin, the grants generation) holds an
+ * exclusive flock(2) on CIPHERDIR/.phivault.conf.lock (created 0600 on
+ * first use) from taking in the current file (vol_conf_refresh()) until
+ * its own rewrite is in place, so a mount recording a grant and a
+ * `phivault key add` in another process never lose each other's change.
+ * Such a function may therefore wait for another process's rewrite
+ * (an Argon2id seal in `key add` takes about a second).
  */
 #ifndef FS_VOL_H
 #define FS_VOL_H
@@ -39,6 +48,7 @@
 #define VOL_ID_LEN		16
 #define VOL_NAME_MAX		255	/* longest plaintext name, bytes */
 #define VOL_CONF_NAME		".phivault.conf"
+#define VOL_CONF_LOCK_NAME	".phivault.conf.lock"	/* flock(2) only */
 #define VOL_DIRID_NAME		".phivault.dirid"
 #define VOL_MAX_SLOTS		16
 #define VOL_MAX_KEKS		64
@@ -242,6 +252,21 @@ enum vol_policy_state {
  */
 int vol_policy_pin(struct vol *vol, uint8_t pin[static VOL_PIN_LEN]);
 int vol_policy_pin_set(struct vol *vol, const uint8_t *pin);
+
+/*
+ * The generation of the live grants file (CIPHERDIR/.phivault.grants)
+ * the volume last recorded: config line "grants-generation N", covered
+ * by the config MAC; absent means 0.  The mount's guard records a new
+ * generation before each save of the grants file and refuses to load a
+ * file whose own generation is lower (an older file put back;
+ * policy/guard.h).  vol_grants_gen() takes in a config rewritten by
+ * another process first (vol_conf_refresh()) and returns N.
+ * vol_grants_gen_set() records gen and rewrites the config atomically:
+ * 0, -EINVAL when gen is below the recorded generation (it never goes
+ * back), or -errno; on failure the config and vol are as before.
+ */
+uint64_t vol_grants_gen(struct vol *vol);
+int vol_grants_gen_set(struct vol *vol, uint64_t gen);
 
 /* ---- files and keys (key management) ------------------------------- */
 

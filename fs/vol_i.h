@@ -61,6 +61,7 @@ struct vol {
 	struct timespec conf_mtime;
 	enum vol_policy_state policy_state;	/* conf_lock */
 	uint8_t policy_pin[VOL_PIN_LEN];	/* conf_lock */
+	uint64_t grants_gen;			/* conf_lock */
 
 	/* secmem, set once by vol_open(), read-only afterwards */
 	uint8_t *vmk;			/* VOL_KEY_LEN */

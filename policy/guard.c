@@ -14,7 +14,13 @@
  * comes first.  Because writers are serialised and each waits for its own
  * parity to drain, a parity is empty of older readers when it is reused.
  *
+ * Grants on disk: the sealed body is "generation N" and one tab-separated
+ * line per grant.  A save records N in the volume first (guard_gen_fn,
+ * which takes the volume's config lock) and writes the file second, under
+ * wlock; a start loads no grant from a file older than the record.
+ *
  * Lock order: wlock, then the audit log's lock; never the other way.
+ * wlock, then the volume's config lock (through grants_gen_set).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +120,10 @@ struct guard {
 	struct stat pst;		/* policy file seen; guarded by wlock */
 	guard_pin_fn *pin;		/* NULL: no pin check */
 	void *pin_ctx;
+	guard_gen_get_fn *gen_get;	/* NULL: no grants generation check */
+	guard_gen_set_fn *gen_set;
+	void *gen_ctx;
+	uint64_t grants_gen;		/* of the file loaded or saved; wlock */
 	pthread_mutex_t clock_;		/* the two caches below */
 	struct group_slot gcache[GCACHE_SLOTS];	/* clock_ */
 	struct name_slot ncache[NCACHE_SLOTS];	/* clock_ */
@@ -765,14 +775,15 @@ static int load_policy(struct guard *g, struct polref **prp)
 	return r;
 }
 
-static int grants_serialise(const struct grant *gr, int n, char **bufp,
-			    size_t *lenp)
+static int grants_serialise(uint64_t gen, const struct grant *gr, int n,
+			    char **bufp, size_t *lenp)
 {
 	FILE *f = open_memstream(bufp, lenp);
 	int i;
 
 	if (!f)
 		return -ENOMEM;
+	fprintf(f, "generation %llu\n", (unsigned long long)gen);
 	for (i = 0; i < n; i++)
 		fprintf(f, "%s\t%u\t%s\t%s\t%s\t%lld\t%lld\t%u\t%d\t%s\t%s\n",
 			gr[i].id, gr[i].uid, gr[i].user, gr[i].role,
@@ -806,26 +817,102 @@ static int grant_parse_line(char *line, struct grant *gr)
 	return 0;
 }
 
+int guard_grants_generation(const char *body, size_t len, uint64_t *genp,
+			    size_t *offp)
+{
+	static const char key[] = "generation ";
+	const size_t klen = sizeof(key) - 1;
+	unsigned long long v;
+	const char *nl;
+	char *end;
+
+	*genp = 0;
+	*offp = 0;
+	if (len < klen || memcmp(body, key, klen))
+		return 0;	/* from before generations: 0 */
+	nl = memchr(body, '\n', len);
+	if (!nl || body[klen] < '0' || body[klen] > '9')
+		return -PHV_EFORMAT;
+	errno = 0;
+	v = strtoull(body + klen, &end, 10);
+	if (errno || end != nl)
+		return -PHV_EFORMAT;
+	*genp = (uint64_t)v;
+	*offp = (size_t)(nl + 1 - body);
+	return 0;
+}
+
+/* Why a grants file the volume does not vouch for loads nothing: once in
+ * the audit log (alert level) and once in the log. */
+static void grants_refused(struct guard *g, int missing, uint64_t found,
+			   uint64_t want)
+{
+	struct jbuf j;
+
+	jbuf_init(&j);
+	jbuf_str(&j, "type", missing ? "grants-missing" : "grants-rollback");
+	jbuf_str(&j, "path", g->grants_path);
+	if (!missing)
+		jbuf_int(&j, "generation", (long long)found);
+	jbuf_int(&j, "expected", (long long)want);
+	jbuf_str(&j, "action", "no grants loaded");
+	emit(g, AUDIT_ALERT, &j);
+	if (missing)
+		log_err("%s is missing, but the volume recorded grants "
+			"generation %llu: no grants are loaded; give the "
+			"grants that should be live again (phivault grant)",
+			g->grants_path, (unsigned long long)want);
+	else
+		log_err("%s is generation %llu, older than the %llu the volume "
+			"recorded (an older copy was put back, or a save was "
+			"cut short): no grants are loaded; give the grants "
+			"that should be live again (phivault grant)",
+			g->grants_path, (unsigned long long)found,
+			(unsigned long long)want);
+}
+
+/*
+ * The grants the volume vouches for: with a generation record, a file
+ * older than the record (or missing while the record is above 0) gives
+ * no grants and is reported (grants_refused()); it is overwritten by the
+ * next save.  Returns 0 or why the file cannot be used at all.
+ */
 static int load_grants(struct guard *g, struct grant **grp, int *np)
 {
 	char *body = NULL, *line, *save = NULL;
 	struct grant *gr = NULL;
-	size_t len;
+	uint64_t want = 0, found = 0;
+	size_t len = 0, off = 0;
 	int n = 0, r;
 
 	*grp = NULL;
 	*np = 0;
+	if (g->gen_get) {
+		r = g->gen_get(g->gen_ctx, &want);
+		if (r)
+			return r;
+	}
 	r = sealed_read(g->grants_path, "grants", g->pkey, &body, &len);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		if (want)
+			grants_refused(g, 1, 0, want);
 		return 0;
+	}
+	if (!r)
+		r = guard_grants_generation(body, len, &found, &off);
 	if (r)
-		return r;
+		goto out;
+	g->grants_gen = found;
+	if (found < want) {
+		grants_refused(g, 0, found, want);
+		goto out;
+	}
 	r = -ENOMEM;
 	gr = calloc(MAX_GRANTS, sizeof(*gr));
 	if (!gr)
 		goto out;
 	r = 0;
-	for (line = strtok_r(body, "\n", &save); line && n < MAX_GRANTS;
+	for (line = strtok_r(body + off, "\n", &save); line && n < MAX_GRANTS;
 	     line = strtok_r(NULL, "\n", &save)) {
 		r = grant_parse_line(line, &gr[n]);
 		if (r)
@@ -842,16 +929,41 @@ out:
 	return r;
 }
 
+/*
+ * Record the next generation in the volume, then write the file with it
+ * (guard_gen_fn).  In that order every failure fails closed: a record
+ * that cannot be written leaves the file untouched, and a file that then
+ * cannot be written is older than the record, so its grants are not
+ * loaded at the next start; only a later save that succeeds vouches for
+ * a file again.
+ */
 static int save_grants_locked(struct guard *g, const struct grant *gr,
 			      int n)
 {
+	uint64_t gen = 0;
 	char *buf = NULL;
 	size_t len = 0;
-	int r;
+	int r = 0;
 
-	r = grants_serialise(gr, n, &buf, &len);
-	if (!r)
+	if (g->gen_get)
+		r = g->gen_get(g->gen_ctx, &gen);
+	if (r)
+		return r;
+	if (gen < g->grants_gen)
+		gen = g->grants_gen;
+	if (gen == UINT64_MAX)
+		return -EOVERFLOW;
+	gen++;
+	r = grants_serialise(gen, gr, n, &buf, &len);
+	if (!r && g->gen_set)
+		r = g->gen_set(g->gen_ctx, gen);
+	if (!r) {
+		g->grants_gen = gen;
 		r = sealed_write(g->grants_path, "grants", g->pkey, buf, len);
+	}
+	if (r)
+		log_err("%s: cannot save the grants: %s", g->grants_path,
+			phv_strerror(r));
 	free(buf);
 	return r;
 }
@@ -1392,6 +1504,9 @@ static int guard_init(struct guard *g, const struct guard_config *cfg)
 	g->clock = cfg->clock;
 	g->pin = cfg->pin;
 	g->pin_ctx = cfg->pin_ctx;
+	g->gen_get = cfg->grants_gen;
+	g->gen_set = cfg->grants_gen_set;
+	g->gen_ctx = cfg->grants_gen_ctx;
 	g->cipherdir = strdup(cfg->cipherdir);
 	g->volume = strdup(cfg->volume ? cfg->volume : "phivault");
 	g->policy_path = path_join(cfg->cipherdir, GUARD_POLICY_FILE);

@@ -18,7 +18,11 @@
  *
  * Files in CIPHERDIR: .phivault.policy and .phivault.grants (sealed with
  * the policy key, sealed.h) and .phivault.audit.state (the audit log's
- * trusted tail, sealed with a key derived from the audit key).
+ * trusted tail, sealed with a key derived from the audit key).  Sealing
+ * proves a file genuine, not current: the volume's config pins the policy
+ * (guard_pin_fn) and the grants file's generation (guard_gen_fn), so an
+ * older sealed file put back is noticed.  This library never touches the
+ * volume itself; the mount passes those callbacks in.
  */
 #ifndef POLICY_GUARD_H
 #define POLICY_GUARD_H
@@ -50,6 +54,21 @@ enum guard_pin {
 /* Fill want and return an enum guard_pin, or a negative code. */
 typedef int guard_pin_fn(void *ctx, uint8_t want[static GUARD_PIN_LEN]);
 
+/*
+ * The grants file's generation as the volume records it (the mount gives
+ * vol_grants_gen() and vol_grants_gen_set()).  The file's body starts
+ * with "generation N"; a save records N = max(recorded, loaded) + 1 in
+ * the volume first and writes the file second, so every interrupted or
+ * failed save leaves a file at most as new as the record.  A file below
+ * the record is an older one put back (or a save cut short by a crash):
+ * its grants are not loaded, and the start says so in the audit log
+ * ("grants-rollback", alert level) and the log; a missing file while the
+ * record is above 0 likewise ("grants-missing").  The mount still starts.
+ * get fills *genp; both return 0 or a negative code.
+ */
+typedef int guard_gen_get_fn(void *ctx, uint64_t *genp);
+typedef int guard_gen_set_fn(void *ctx, uint64_t gen);
+
 struct guard_config {
 	const char *volume;		/* name for records and the socket */
 	const char *cipherdir;		/* backing directory */
@@ -63,7 +82,19 @@ struct guard_config {
 	int no_thread;			/* tests: no tick thread, no socket */
 	guard_pin_fn *pin;		/* NULL: any authentic policy file */
 	void *pin_ctx;
+	guard_gen_get_fn *grants_gen;	/* NULL: no rollback check, and */
+	guard_gen_set_fn *grants_gen_set; /* nothing recorded */
+	void *grants_gen_ctx;
 };
+
+/*
+ * The generation a grants file body declares: its first line
+ * "generation N" (a body without one, written before generations existed,
+ * is generation 0).  *offp receives where the grant lines start.
+ * Returns 0 or -PHV_EFORMAT (a malformed generation line).
+ */
+int guard_grants_generation(const char *body, size_t len, uint64_t *genp,
+			    size_t *offp);
 
 /*
  * Is what sealed_read() gave for the policy file (r: 0 with body, or
@@ -82,7 +113,8 @@ int guard_pin_of(const char *body, size_t len,
 /*
  * Load the sealed policy (none installed: deny everything, and say so in
  * the log; with cfg->pin, only the policy the volume requires) and live
- * grants, open the audit log, write the mount record,
+ * grants (with cfg->grants_gen, none from a file older than the volume
+ * records, see guard_gen_fn), open the audit log, write the mount record,
  * start the alert worker, the tick thread (once a second: checkpoints,
  * grant expiry, reload when the policy file changed) and the control
  * socket.  The keys are copied.  Returns 0 with *gp set, -PHV_EAUTH when
@@ -180,7 +212,9 @@ void guard_file_release(struct guard *g, struct guard_file *gf,
  * exceed the role's max-grant.  Break-glass needs eligibility.  On
  * success the new grant's id is copied to idbuf (at least 16 bytes).
  * Returns 0, -PHV_EDENIED, -EINVAL (bad user, role, duration, missing
- * ticket or reason), or an I/O error persisting the grants.
+ * ticket or reason), or an I/O error persisting the grants (recording
+ * the new generation in the volume, or writing the file): the change is
+ * then not in force.  Revoke and expiry save the same way.
  */
 int guard_grant(struct guard *g, const struct policy_caller *by,
 		const char *user, const char *role, const char *path,

@@ -9,6 +9,13 @@
  * unlocked volume and kept in locked memory until unmount, so that a
  * policy installed later can still be attached.
  *
+ * The volume's config pins the policy (vol_policy_pin) and the grants
+ * file's generation (vol_grants_gen); this file hands both to the guard
+ * as callbacks, so policy/ never depends on fs/.  A policy that fails
+ * its pin refuses the mount; a grants file older than its record does
+ * not: the guard starts without grants and audits why (guard.h), and the
+ * foreground says so on stderr.
+ *
  * Invariant: once a guard is attached to the session it stays attached
  * until the session has stopped serving; nothing here detaches it.
  */
@@ -48,7 +55,7 @@ struct mount_guard {
 	char state_path[PATH_MAX + 32];
 	const char *hook;		/* from argv or the environment */
 	uint8_t *pkey, *akey;		/* secmem, GUARD_KEY_LEN each */
-	struct vol *vol;		/* the caller's; for the policy pin */
+	struct vol *vol;		/* the caller's; for the pins */
 	int has_policy;			/* at prepare time */
 	struct vol_fuse *fu;
 	struct guard *g;		/* written by start or the watcher */
@@ -205,6 +212,59 @@ static void pin_legacy(struct mount_guard *mg, const char *body, size_t len)
 			   mg->cipherdir);
 }
 
+/* guard_gen_get_fn and guard_gen_set_fn: the grants generation */
+static int grants_gen_of_vol(void *ctx, uint64_t *genp)
+{
+	struct mount_guard *mg = ctx;
+
+	*genp = vol_grants_gen(mg->vol);
+	return 0;
+}
+
+static int grants_gen_to_vol(void *ctx, uint64_t gen)
+{
+	struct mount_guard *mg = ctx;
+
+	return vol_grants_gen_set(mg->vol, gen);
+}
+
+/*
+ * The grants file (r and body from sealed_read()) against the volume's
+ * record: an older or missing file does not refuse the mount (the guard
+ * starts without grants and audits it), but the person mounting is told
+ * here.  Returns 0, or why the file cannot be used at all.
+ */
+static int check_grants(struct mount_guard *mg, int r, const char *body,
+			size_t len)
+{
+	uint64_t want = vol_grants_gen(mg->vol), found = 0;
+	size_t off;
+
+	if (r == -ENOENT) {
+		if (want)
+			fprintf(stderr, "phivault mount: warning: %s is "
+				"missing, but the volume recorded grants "
+				"generation %llu: mounting without grants (see "
+				"the audit log); give the grants that should "
+				"be live again with `phivault grant`\n",
+				mg->grants_path, (unsigned long long)want);
+		return 0;
+	}
+	if (!r)
+		r = guard_grants_generation(body, len, &found, &off);
+	if (r)
+		return r;
+	if (found < want)
+		fprintf(stderr, "phivault mount: warning: %s is generation "
+			"%llu, older than the %llu the volume recorded: an "
+			"older copy was put back (or a save was cut short); "
+			"mounting without grants (see the audit log); give "
+			"the grants that should be live again with `phivault "
+			"grant`\n", mg->grants_path, (unsigned long long)found,
+			(unsigned long long)want);
+	return 0;
+}
+
 /* 0, -ENOENT (none installed, none required) or why the installed
  * policy is refused. */
 static int check_policy(struct mount_guard *mg)
@@ -225,9 +285,12 @@ static int check_policy(struct mount_guard *mg)
 	free(body);
 	if (r)
 		return r;
+	body = NULL;
+	len = 0;
 	r = sealed_read(mg->grants_path, "grants", mg->pkey, &body, &len);
+	r = check_grants(mg, r, body, len);
 	free(body);
-	return r == -ENOENT ? 0 : r;
+	return r;
 }
 
 /* Why a policy that fails its pin is refused, and what to do. */
@@ -384,6 +447,9 @@ static int attach(struct mount_guard *mg)
 		.alert_hook = mg->hook,
 		.pin = pin_of_vol,
 		.pin_ctx = mg,
+		.grants_gen = grants_gen_of_vol,
+		.grants_gen_set = grants_gen_to_vol,
+		.grants_gen_ctx = mg,
 	};
 	struct guard *g = NULL;
 	int r;

@@ -57,7 +57,10 @@ int mount_guard_paths(const char *cipherdir,
  * defaults in docs/POLICY.md), derive the keys from vol and check the
  * installed policy and grants: when either fails authentication or does
  * not parse, the refusal is written to the audit log and an error is
- * printed.  Also checks that the audit log opens.  Returns 0 with *mgp
+ * printed.  A grants file older than the volume's record of it (or
+ * missing while one is recorded) is a warning on stderr only: the guard
+ * then starts without grants and audits it (policy/guard.h).  Also
+ * checks that the audit log opens.  Returns 0 with *mgp
  * set (also when no policy is installed), or a negative code after
  * printing why.  vol must outlive *mgp.
  */

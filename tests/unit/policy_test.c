@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * policy_test.c - parser, decisions, deny by default, windows, grants.
+ * policy_test.c - parser, decisions, deny by default, windows, grants,
+ * and the grants file's generation against the volume's record of it (an
+ * older grants file put back loads no grant, and is audited).
  *
  * Users are given by numeric uid so the tests do not depend on the
  * machine's user database; uid 0 is root.
@@ -470,6 +472,156 @@ static void test_guard_ops(void **state)
 	guard_stop(g);
 }
 
+/* --- the grants generation ------------------------------------------ */
+
+static uint64_t rec_gen;	/* what the "volume" records */
+static int rec_fail;		/* the next records fail with this */
+
+static int gen_get(void *ctx, uint64_t *genp)
+{
+	(void)ctx;
+	*genp = rec_gen;
+	return 0;
+}
+
+static int gen_set(void *ctx, uint64_t gen)
+{
+	(void)ctx;
+	if (rec_fail)
+		return rec_fail;
+	rec_gen = gen;
+	return 0;
+}
+
+static struct guard *guard_gen_start(void)
+{
+	struct guard_config cfg = { 0 };
+	struct guard *g = NULL;
+	char log[256];
+
+	snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
+	cfg.volume = "test";
+	cfg.cipherdir = dir;
+	cfg.policy_key = pkey;
+	cfg.audit_key = akey;
+	cfg.audit.path = log;
+	cfg.clock = fake_clock;
+	cfg.no_thread = 1;
+	cfg.grants_gen = gen_get;
+	cfg.grants_gen_set = gen_set;
+	assert_int_equal(guard_start(&cfg, &g), 0);
+	return g;
+}
+
+/* How many audit records of type (as a JSON string) the log holds. */
+static int audit_count(const char *type)
+{
+	char path[256], line[4096], want[128];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, want) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out;
+
+	in = open(from, O_RDONLY);
+	assert_true(in >= 0);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(out >= 0);
+	n = read(in, buf, sizeof(buf));
+	assert_true(n > 0 && n < (ssize_t)sizeof(buf));
+	assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+static void test_guard_grants_generation(void **state)
+{
+	struct policy_caller admin = { .uid = 1009, .gid = 1 };
+	struct policy_caller u = { .uid = 1002, .gid = 1 };
+	char id[16], id2[16], gpath[256], old[256], *body = NULL;
+	uint64_t gen;
+	size_t len, off;
+	struct guard *g;
+
+	snprintf(gpath, sizeof(gpath), "%s/" GUARD_GRANTS_FILE, dir);
+	snprintf(old, sizeof(old), "%s/grants.old", dir);
+	unlink(gpath);
+	rec_gen = 0;
+	rec_fail = 0;
+	fake_now = wed(20, 0) + 30 * 86400;	/* after earlier tests */
+	guard_stop(guard_for(good));		/* installs the policy */
+
+	/* a grant: generation 1 recorded, and first in the file */
+	g = guard_gen_start();
+	assert_int_equal(guard_grant(g, &admin, "1002", "clinician", "/",
+				     3600, "T-9", "rollback", id), 0);
+	assert_true(rec_gen == 1);
+	assert_int_equal(sealed_read(gpath, "grants", pkey, &body, &len), 0);
+	assert_int_equal(guard_grants_generation(body, len, &gen, &off), 0);
+	assert_true(gen == 1);
+	assert_memory_equal(body, "generation 1\n", off);
+	free(body);
+	copy_file(gpath, old);
+	/* revoked: generation 2 */
+	assert_int_equal(guard_revoke(g, &admin, id), 0);
+	assert_true(rec_gen == 2);
+	guard_stop(g);
+
+	/* the older file put back: no grant is loaded, the start goes on */
+	copy_file(old, gpath);
+	g = guard_gen_start();
+	assert_int_equal(guard_check(g, &u, GUARD_READDIR, "/patients/3",
+				     NULL, 0), -PHV_EDENIED);
+	assert_int_equal(audit_count("grants-rollback"), 1);
+	/* the next save overwrites it with a generation above the record */
+	assert_int_equal(guard_grant(g, &admin, "1002", "clinician", "/",
+				     3600, "T-10", "again", id2), 0);
+	assert_true(rec_gen == 3);
+	guard_stop(g);
+	g = guard_gen_start();
+	assert_int_equal(guard_check(g, &u, GUARD_READDIR, "/patients/3",
+				     NULL, 0), 0);
+	assert_int_equal(audit_count("grants-rollback"), 1);
+
+	/* a record that cannot be written fails the save, file untouched */
+	rec_fail = -EIO;
+	assert_int_equal(guard_revoke(g, &admin, id2), -EIO);
+	assert_int_equal(guard_check(g, &u, GUARD_READDIR, "/patients/3",
+				     NULL, 0), 0);
+	rec_fail = 0;
+	guard_stop(g);
+
+	/* missing while a generation is recorded: one alert, no grants */
+	assert_int_equal(unlink(gpath), 0);
+	g = guard_gen_start();
+	assert_int_equal(audit_count("grants-missing"), 1);
+	guard_stop(g);
+
+	/* a file from before generations is generation 0 */
+	assert_int_equal(guard_grants_generation("g-1\t5\n", 6, &gen, &off),
+			 0);
+	assert_true(gen == 0 && off == 0);
+	assert_int_equal(guard_grants_generation("generation x\n", 13, &gen,
+						 &off), -PHV_EFORMAT);
+	assert_int_equal(guard_grants_generation("generation 3", 12, &gen,
+						 &off), -PHV_EFORMAT);
+	unlink(old);
+}
+
 static int setup(void **state)
 {
 	assert_non_null(mkdtemp(dir));
@@ -499,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_guard_grants),
 		cmocka_unit_test(test_guard_persist_and_tamper),
 		cmocka_unit_test(test_guard_ops),
+		cmocka_unit_test(test_guard_grants_generation),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);

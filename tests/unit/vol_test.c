@@ -3,7 +3,10 @@
  * vol_test.c - unit tests of fs/vol.h and the records of fs/crypt.c on a
  * real (temporary) backing directory: create/open/wrong key, config MAC,
  * key derivation, random plaintext I/O against a reference buffer, holes,
- * truncation, tamper detection, long names, symlinks and xattrs.
+ * truncation, tamper detection, long names, symlinks and xattrs; the
+ * grants-generation config line, and the config lock between processes
+ * (a rewrite waits for a lock another process holds; two processes
+ * rewriting at once lose nothing).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -264,6 +270,173 @@ static void test_names_links_xattrs(void **state)
 	assert_int_equal(vol_remove(f->vol, name), 0);
 }
 
+/* The config file's text into buf (NUL-terminated). */
+static void read_conf(const struct fix *f, char *buf, size_t size)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" VOL_CONF_NAME, f->dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, size - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+static void test_grants_gen(void **state)
+{
+	struct fix *f = *state;
+	char buf[8192], path[128];
+	struct vol *v = NULL;
+	char *p;
+	int fd;
+
+	/* absent means 0, and a config without grants writes no line */
+	assert_true(vol_grants_gen(f->vol) == 0);
+	read_conf(f, buf, sizeof(buf));
+	assert_null(strstr(buf, "grants-generation"));
+
+	assert_int_equal(vol_grants_gen_set(f->vol, 5), 0);
+	read_conf(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\ngrants-generation 5\n"));
+	assert_true(vol_grants_gen(f->vol) == 5);
+	/* it never goes back */
+	assert_int_equal(vol_grants_gen_set(f->vol, 4), -EINVAL);
+	assert_true(vol_grants_gen(f->vol) == 5);
+
+	/* another handle reads it at open, and takes in a later change */
+	assert_int_equal(vol_open(f->dir, KEYSLOT_PASSPHRASE, pass,
+				  strlen(pass), &v), 0);
+	assert_true(vol_grants_gen(v) == 5);
+	assert_int_equal(vol_grants_gen_set(f->vol, 1ULL << 40), 0);
+	assert_true(vol_grants_gen(v) == 1ULL << 40);
+	/* other rewrites keep it */
+	assert_int_equal(vol_retention_set(v, "keep 7y /patients\n"), 0);
+	vol_close(v);
+	v = NULL;
+	assert_true(vol_grants_gen(f->vol) == 1ULL << 40);
+
+	/* the line is under the MAC: lowering it refuses the config */
+	read_conf(f, buf, sizeof(buf));
+	p = strstr(buf, "grants-generation 1099511627776\n");
+	assert_non_null(p);
+	p[strlen("grants-generation ")] = '0';
+	snprintf(path, sizeof(path), "%s/" VOL_CONF_NAME, f->dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	close(fd);
+	assert_int_equal(vol_open(f->dir, KEYSLOT_PASSPHRASE, pass,
+				  strlen(pass), &v), -PHV_EAUTH);
+	assert_null(v);
+}
+
+/*
+ * A child that rewrites the config (grants generation 7) and exits 0.  It
+ * first closes its copy of the parent's lock descriptor: a flock belongs
+ * to the open file, which the copy would keep locked after the parent
+ * closes its own.
+ */
+static pid_t spawn_gen_writer(struct fix *f, int lockfd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		close(lockfd);
+		_exit(vol_grants_gen_set(f->vol, 7) ? 1 : 0);
+	}
+	return pid;
+}
+
+static void test_conf_lock_waits(void **state)
+{
+	struct fix *f = *state;
+	struct timespec pause = { 0, 300 * 1000 * 1000 };
+	char path[128], buf[8192];
+	struct stat st;
+	int fd, status;
+	pid_t pid;
+
+	alarm(60);	/* a lock that is never released fails, not hangs */
+	/* the first rewrite creates the lock file, 0600, beside the config */
+	assert_int_equal(vol_grants_gen_set(f->vol, 1), 0);
+	snprintf(path, sizeof(path), "%s/" VOL_CONF_LOCK_NAME, f->dir);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	/* while another process holds it, a rewrite waits */
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	pid = spawn_gen_writer(f, fd);
+	assert_true(pid > 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	read_conf(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\ngrants-generation 1\n"));
+	close(fd);	/* releases the lock */
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(vol_grants_gen(f->vol) == 7);
+	alarm(0);
+}
+
+#define RACE_ROUNDS	6
+
+/*
+ * Two processes rewrite the config at once, one adding slots, the other
+ * raising the grants generation (a mount recording grants while `key add`
+ * runs): neither change may be lost.
+ */
+static void test_conf_lock_no_lost_update(void **state)
+{
+	struct fix *f = *state;
+	struct keyslot tmpl = { .type = KEYSLOT_PASSPHRASE,
+				.argon = { 1, 8192, 1 } };
+	struct vol_info info;
+	struct vol *v = NULL;
+	int go[2], status, i;
+	uint32_t id;
+	pid_t pid;
+	char c = 0;
+
+	alarm(60);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+
+		alarm(60);
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		for (i = 1; i <= RACE_ROUNDS * 20 && !bad; i++)
+			bad = vol_grants_gen_set(f->vol, (uint64_t)i) != 0;
+		_exit(bad);
+	}
+	close(go[0]);
+	assert_int_equal(write(go[1], &c, 1), 1);
+	close(go[1]);
+	for (i = 0; i < RACE_ROUNDS; i++)
+		assert_int_equal(vol_slot_add(f->vol, &tmpl, "another pass",
+					      12, NULL, &id), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(vol_info_read(f->dir, &info), 0);
+	assert_int_equal(info.nslots, 1 + RACE_ROUNDS);
+	assert_int_equal(vol_open(f->dir, KEYSLOT_PASSPHRASE, pass,
+				  strlen(pass), &v), 0);
+	assert_true(vol_grants_gen(v) == RACE_ROUNDS * 20);
+	vol_close(v);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +450,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_links_xattrs, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_grants_gen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_conf_lock_waits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_conf_lock_no_lost_update,
+						setup, teardown),
 	};
 
 	secmem_init();
