@@ -10,6 +10,14 @@
  * file does not set are simply not inserted; a positional the command
  * cannot do without is an error naming the file and the setting.
  *
+ * Positionals go at the end, unless the command takes more operands
+ * after the ones the file supplies (`key retire CIPHERDIR VERSION`,
+ * `shred CIPHERDIR PATH...`): then they go before the user's arguments,
+ * and getopt_long, which moves options ahead of operands in order, sees
+ * them first.  With POSIXLY_CORRECT set getopt_long would stop at the
+ * cipherdir and read the user's options as operands (`shred --dry-run
+ * x` would shred "--dry-run" and "x"), so such rules are refused then.
+ *
  * Unlock options (--keyfile, --passphrase-command, token labels) are
  * inserted only when the command line names no unlock source itself,
  * because the secret sources have a fixed precedence (tools/secret.h)
@@ -32,6 +40,7 @@
 enum vrule_flags {
 	V_SECRET = 1U << 0,	/* takes SECRET_LONGOPTS */
 	V_KEYSRC = 1U << 1,	/* takes KEYSRC_LONGOPTS */
+	V_POSFIRST = 1U << 2,	/* positionals before the user's arguments */
 };
 
 struct vopt {
@@ -62,6 +71,18 @@ static const struct vrule rules[] = {
 	{ "key", "rotate", V_SECRET | V_KEYSRC, { { 0 } },
 	  { CONF_CIPHERDIR }, 1 },
 	{ "key", "rewrap", V_SECRET | V_KEYSRC, { { 0 } },
+	  { CONF_CIPHERDIR }, 1 },
+	{ "key", "retire", V_SECRET | V_KEYSRC | V_POSFIRST, { { 0 } },
+	  { CONF_CIPHERDIR }, 1 },
+	{ "shred", NULL, V_SECRET | V_KEYSRC | V_POSFIRST, { { 0 } },
+	  { CONF_CIPHERDIR }, 1 },
+	{ "retention", "list", V_SECRET | V_KEYSRC, { { 0 } },
+	  { CONF_CIPHERDIR }, 1 },
+	{ "retention", "apply", V_SECRET | V_KEYSRC, { { 0 } },
+	  { CONF_CIPHERDIR }, 1 },
+	{ "retention", "set", V_SECRET | V_KEYSRC | V_POSFIRST, { { 0 } },
+	  { CONF_CIPHERDIR }, 1 },
+	{ "retention", "remove", V_SECRET | V_KEYSRC | V_POSFIRST, { { 0 } },
 	  { CONF_CIPHERDIR }, 1 },
 	{ "repo", "init", 0,
 	  { { CONF_LOCK_MODE, "--lock-mode" },
@@ -164,13 +185,36 @@ static void add_opts(const struct conf *c, const struct vopt *list,
 	}
 }
 
+/* Append the positionals of rule ru; returns 0 or an exit status. */
+static int add_pos(const struct conf *c, const struct vrule *ru, char **out,
+		   int *n)
+{
+	const char *v;
+	int i;
+
+	for (i = 0; i < ru->npos; i++) {
+		if (ru->pos[i] == VOL_NAME) {
+			out[(*n)++] = (char *)conf_name(c);
+			continue;
+		}
+		v = conf_get_def(c, ru->pos[i]);
+		if (!v) {
+			fprintf(stderr, "phivault: %s sets no '%s', which "
+				"'%s' needs\n", conf_file(c),
+				conf_key_info(ru->pos[i])->name, ru->cmd);
+			return EXIT_USAGE;
+		}
+		out[(*n)++] = (char *)v;
+	}
+	return 0;
+}
+
 /* Build the new argv for rule ru; returns 0 or an exit status. */
 static int rewrite(const struct conf *c, const struct vrule *ru, int *argcp,
 		   char ***argvp)
 {
-	int argc = *argcp, n = 0, i, at;
+	int argc = *argcp, n = 0, i, at, r = 0;
 	char **argv = *argvp, **out;
-	const char *v;
 
 	/* every option list holds at most 4 pairs; three lists at most */
 	out = calloc((size_t)argc + 3 * 2 * MAX_OPTS + MAX_POS + 1,
@@ -189,22 +233,21 @@ static int rewrite(const struct conf *c, const struct vrule *ru, int *argcp,
 		if (ru->flags & V_KEYSRC)
 			add_opts(c, keysrc_opts, out, &n);
 	}
-	for (i = at; i < argc; i++)
+	if (ru->flags & V_POSFIRST && getenv("POSIXLY_CORRECT")) {
+		fprintf(stderr, "phivault: --volume cannot insert the "
+			"cipherdir for '%s' while POSIXLY_CORRECT is set\n",
+			ru->cmd);
+		r = EXIT_USAGE;
+	} else if (ru->flags & V_POSFIRST) {
+		r = add_pos(c, ru, out, &n);
+	}
+	for (i = at; !r && i < argc; i++)
 		out[n++] = argv[i];
-	for (i = 0; i < ru->npos; i++) {
-		if (ru->pos[i] == VOL_NAME) {
-			out[n++] = (char *)conf_name(c);
-			continue;
-		}
-		v = conf_get_def(c, ru->pos[i]);
-		if (!v) {
-			fprintf(stderr, "phivault: %s sets no '%s', which "
-				"'%s' needs\n", conf_file(c),
-				conf_key_info(ru->pos[i])->name, ru->cmd);
-			free(out);
-			return EXIT_USAGE;
-		}
-		out[n++] = (char *)v;
+	if (!r && !(ru->flags & V_POSFIRST))
+		r = add_pos(c, ru, out, &n);
+	if (r) {
+		free(out);
+		return r;
 	}
 	out[n] = NULL;
 	*argcp = n;
