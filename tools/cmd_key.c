@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "crypto/secmem.h"
 #include "crypto/shamir.h"
 #include "fs/vol.h"
@@ -282,16 +283,23 @@ static int recovery_keyfile(int argc, char **argv)
 			"(mistyped?)" : phv_strerror(r));
 		goto out;
 	}
+	/* O_EXCL, not file_replace(): an existing key file is never
+	 * replaced; a failed write leaves no partial key behind */
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, key, len) != (ssize_t)len || fsync(fd)) {
+	r = fd < 0 ? -errno : fd_write_all(fd, key, len);
+	if (!r && fsync(fd))
+		r = -errno;
+	if (fd >= 0 && close(fd) && !r)
+		r = -errno;
+	if (r) {
 		fprintf(stderr, "phivault: writing '%s': %s\n", argv[1],
-			strerror(errno));
+			strerror(-r));
+		if (fd >= 0)
+			unlink(argv[1]);
 		goto out;
 	}
 	st = EXIT_OK;
 out:
-	if (fd >= 0)
-		close(fd);
 	secmem_wipe(key, sizeof(key));
 	secmem_free(text, 4096);
 	return st;
