@@ -138,6 +138,7 @@ struct guard_file {
 	char ticket[GRANT_TEXT];
 	char reason[GRANT_TEXT];
 	int rule_line;
+	int break_glass;	/* opened under a break-glass session */
 	char path[];
 };
 
@@ -217,6 +218,7 @@ static int publish_locked(struct guard *g, struct polref *pr,
 		s->refs[i].path = grants[i].path;
 		s->refs[i].pathlen = strlen(grants[i].path);
 		s->refs[i].cookie = &grants[i];
+		s->refs[i].break_glass = grants[i].break_glass;
 	}
 	old = atomic_exchange(&g->snap, s);
 	gen = atomic_fetch_add(&g->gen, 1);
@@ -578,6 +580,7 @@ int guard_file_open(struct guard *g, const struct policy_caller *caller,
 		memcpy(gf->grant_id, gr->id, sizeof(gf->grant_id));
 		memcpy(gf->ticket, gr->ticket, sizeof(gf->ticket));
 		memcpy(gf->reason, gr->reason, sizeof(gf->reason));
+		gf->break_glass = gr->break_glass;
 	}
 	*gfp = gf;
 	r = 0;
@@ -600,6 +603,8 @@ static void file_fields(struct guard *g, struct jbuf *j,
 		jbuf_str(j, "grant", gf->grant_id);
 		jbuf_str(j, "ticket", gf->ticket);
 		jbuf_str(j, "reason", gf->reason);
+		if (gf->break_glass)
+			jbuf_bool(j, "break_glass", 1);
 	}
 }
 

@@ -176,6 +176,8 @@ struct policy_grant_ref {
 	const char *path;	/* absolute, normalised; "/" is everything */
 	size_t pathlen;
 	const void *cookie;	/* the grant it came from (grant.h) */
+	int break_glass;	/* a break-glass session: lifts the deny
+				 * rules of the holder's other roles */
 };
 
 enum policy_why {

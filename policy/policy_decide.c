@@ -6,7 +6,10 @@
  * policy_decide() is on every FUSE request's path: it allocates nothing,
  * takes no lock and computes the local time only when a rule with a
  * window is reached.  Order: deny rules of the caller's roles, then allow
- * rules in source order until every asked-for bit is covered.
+ * rules in source order until every asked-for bit is covered.  During a
+ * break-glass session only the break-glass role's own deny rules count:
+ * an emergency is what carve-outs such as a VIP deny must give way to,
+ * and every access in the window is recorded at alert level for review.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -171,10 +174,11 @@ int policy_decide(const struct policy *pol,
 {
 	struct clk c = { .now = now, .utc = pol->utc };
 	const struct policy_rule *r;
-	uint64_t member, roles;
+	const struct policy_grant_ref *bg = NULL;
+	uint64_t member, roles, deny_roles;
 	unsigned int want, give;
 	size_t plen = strlen(path);
-	int i, window_rule = -1, cov;
+	int i, window_rule = -1, cov, lifted = 0;
 
 	memset(d, 0, sizeof(*d));
 	d->need = need;
@@ -188,6 +192,8 @@ int policy_decide(const struct policy *pol,
 		cov = grant_covers(&grants[i], path, plen);
 		if (cov == 1) {
 			roles |= 1ULL << grants[i].role;
+			if (grants[i].break_glass && !bg)
+				bg = &grants[i];
 		} else if (cov == 2 && (need & POLICY_TRAVERSE)) {
 			d->granted |= POLICY_TRAVERSE;
 			d->grant = &grants[i];
@@ -195,7 +201,10 @@ int policy_decide(const struct policy *pol,
 	}
 	d->roles = roles;
 
-	i = deny_matches(pol, roles, path, need, &c);
+	deny_roles = bg ? 1ULL << bg->role : roles;
+	if (bg && deny_matches(pol, roles, path, need, &c) >= 0)
+		lifted = 1;	/* denied but for break-glass */
+	i = deny_matches(pol, deny_roles, path, need, &c);
 	if (i >= 0) {
 		d->granted = 0;
 		d->grant = NULL;
@@ -232,6 +241,8 @@ int policy_decide(const struct policy *pol,
 	}
 
 	if ((d->granted & need) == need && need) {
+		if (lifted)
+			d->grant = bg;	/* the records must say why */
 		d->allowed = 1;
 		d->why = d->grant ? POLICY_WHY_GRANT : POLICY_WHY_RULE;
 		return 0;
@@ -292,7 +303,10 @@ char *policy_explain(const struct policy *pol,
 	case POLICY_WHY_GRANT:
 		snprintf(buf, size, "allowed (%s): %s%s; roles in effect: %s",
 			 ops, d->rule >= 0 ? rule : "path leads to a grant",
-			 d->why == POLICY_WHY_GRANT ? "; through a grant" : "",
+			 d->why != POLICY_WHY_GRANT ? "" :
+			 d->grant && d->grant->break_glass ?
+			 "; through break-glass, which lifts the deny rules "
+			 "of the caller's other roles" : "; through a grant",
 			 roles);
 		break;
 	case POLICY_WHY_DENY_RULE:

@@ -93,8 +93,10 @@ def test_break_glass(pvol, users):
     assert ok(r) and r.stdout == "invoice\n", r.stderr
     assert ok(as_user(rd, "sh", "-c", "echo seen >> " +
                       pvol.p("patients", "8", "chart")))
-    # deny rules of the user's own roles still hold (docs/POLICY.md)
-    assert not ok(as_user(rd, "cat", pvol.p("patients", "vip", "chart")))
+    # break-glass lifts the deny rules of the user's own roles: the VIP
+    # carve-out is what an emergency must get past (docs/POLICY.md)
+    r = as_user(rd, "cat", pvol.p("patients", "vip", "chart"))
+    assert ok(r), r.stderr
     # the hook ran with the alert on its standard input
     assert wait_for(lambda: os.path.exists(pvol.hook_out) and
                     "break-glass" in open(pvol.hook_out).read(), 5.0)
@@ -111,6 +113,11 @@ def test_break_glass(pvol, users):
     assert r.returncode == 0, r.stderr
     assert "/billing/invoice" in r.stdout
     assert "/patients/8/chart" in r.stdout
+    assert "/patients/vip/chart" in r.stdout
+    # the open the deny rule would have refused names the break-glass
+    assert any(x["type"] == "open" and x["path"] == "/patients/vip/chart"
+               and x["result"] == "ok" and x.get("break_glass")
+               for x in records(pvol.audit))
 
 
 def test_edited_policy_is_refused(pvol, users, tmp_path):

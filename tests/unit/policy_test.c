@@ -281,6 +281,57 @@ static void test_grant_refs(void **state)
 	policy_free(pol);
 }
 
+/* break-glass lifts the deny rules of the holder's other roles, and only
+ * a break-glass session does; the break-glass role's own denies hold */
+static void test_break_glass_lifts_denies(void **state)
+{
+	static const char text[] =
+		"[role clinician]\n"
+		"allow list,read /patients/**\n"
+		"deny read /patients/vip/**\n"
+		"[role emergency]\n"
+		"max-grant = 1h\n"
+		"allow all /**\n"
+		"deny write /archive/**\n"
+		"[users]\n"
+		"1001 = clinician\n"
+		"[break-glass]\n"
+		"role = emergency\n"
+		"duration = 30m\n"
+		"users = 1001\n";
+	struct policy *pol = parse_ok(text);
+	struct policy_grant_ref gr = {
+		.uid = 1001, .role = policy_role_find(pol, "emergency"),
+		.expires = wed(12, 0), .path = "/", .pathlen = 1,
+	};
+	struct policy_caller c = { .uid = 1001, .gid = 1 };
+	struct policy_decision d;
+	char why[512];
+
+	/* an ordinary grant of the same role does not lift the deny */
+	assert_int_equal(policy_decide(pol, &gr, 1, &c, "/patients/vip/a",
+				       POLICY_READ, wed(11, 0), &d),
+			 -PHV_EDENIED);
+	assert_int_equal(d.why, POLICY_WHY_DENY_RULE);
+	gr.break_glass = 1;
+	assert_int_equal(policy_decide(pol, &gr, 1, &c, "/patients/vip/a",
+				       POLICY_READ, wed(11, 0), &d), 0);
+	/* the clinician rule allows it, but the record must name the
+	 * break-glass that lifted the deny */
+	assert_ptr_equal(d.grant, &gr);
+	assert_int_equal(d.why, POLICY_WHY_GRANT);
+	policy_explain(pol, &d, why, sizeof(why));
+	assert_non_null(strstr(why, "break-glass"));
+	assert_int_equal(policy_decide(pol, &gr, 1, &c, "/archive/x",
+				       POLICY_WRITE, wed(11, 0), &d),
+			 -PHV_EDENIED);
+	/* ended: the deny is back */
+	assert_int_equal(policy_decide(pol, &gr, 1, &c, "/patients/vip/a",
+				       POLICY_READ, wed(12, 0), &d),
+			 -PHV_EDENIED);
+	policy_free(pol);
+}
+
 static void test_lint(void **state)
 {
 	static const char text[] =
@@ -647,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_deny_default_root),
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_grant_refs),
+		cmocka_unit_test(test_break_glass_lifts_denies),
 		cmocka_unit_test(test_lint),
 		cmocka_unit_test(test_guard_grants),
 		cmocka_unit_test(test_guard_persist_and_tamper),
