@@ -298,6 +298,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return cmd_help(1, argv);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv);
 	c = cmd_find(argv[1]);
 	if (!c) {
 		fprintf(stderr, "phivault: unknown command '%s'; "

@@ -14,8 +14,11 @@
  *     arguments the file can supply are inserted into argv: options right
  *     after the subcommand (and its verb: "key add", "repo init"), so the
  *     user's own options, which come later, win; positionals (CIPHERDIR,
- *     MOUNTPOINT, SOURCE, the policy file, the audit log) at the end.
- *     With --volume those positionals are therefore never typed.
+ *     MOUNTPOINT, SOURCE, the policy file, the audit log) at the end,
+ *     except for commands that take more arguments after CIPHERDIR (key
+ *     retire, shred, retention set|remove), where CIPHERDIR goes before
+ *     what the user typed.  With --volume those positionals are
+ *     therefore never typed.
  */
 #ifndef TOOLS_VOLOPT_H
 #define TOOLS_VOLOPT_H

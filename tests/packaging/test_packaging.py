@@ -130,6 +130,9 @@ def test_man_pages_build_with_scdoc():
 def test_help_mentions_the_global_volume_option():
     out = run(BIN, "help").stdout
     assert out.startswith("usage: phivault [--volume NAME] COMMAND")
+    # what a new user types first works too
+    for flag in ("--help", "-h"):
+        assert run(BIN, flag).stdout == out
 
 
 # ---- make install ----------------------------------------------------------
