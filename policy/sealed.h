@@ -9,8 +9,10 @@
  * body); KIND ("policy", "grants", "audit-state") keeps one file from
  * being passed off as another.  The body is not encrypted: the policy is
  * no secret, and grants hold ticket numbers, not health information.
- * XXX: an older, genuinely sealed file put back in place (rollback) is
- * not detected; docs/POLICY.md says so.
+ * A seal proves a file genuine, not current: an older, genuinely sealed
+ * file put back in place passes here.  Callers that care pin the current
+ * one in the MAC'd volume config (the policy by its SHA-256, the grants
+ * by a generation number; docs/POLICY.md).
  * Writes go to a temporary file that is fsynced and renamed into place,
  * then the directory is fsynced.  Files are created 0600.
  */
