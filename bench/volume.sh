@@ -4,7 +4,8 @@
 # the volume section (10-volume.sh: phivault against the anchors) and the
 # policy section (20-policy.sh: phivault with and without a policy).
 # Sourced, never run; see 10-volume.sh for what each workload measures.
-# Rows go to section $VOL_SECTION.
+# Rows go to section $VOL_SECTION; VOL_RANDOM=0 leaves out the fio
+# workloads.
 
 VOL_SECTION=volume			# where vol_record files its rows
 VOL_CACHE=$BENCH_TMP/cache
@@ -226,7 +227,9 @@ vol_target() {
 		return
 	fi
 	vol_seq "$t"
-	vol_random "$t"
+	if [ "${VOL_RANDOM:-1}" = 1 ]; then
+		vol_random "$t"
+	fi
 	for tree in "${VOL_TREES[@]}"; do
 		vol_tree "$t" "$tree"
 	done
@@ -237,3 +240,15 @@ vol_target() {
 	rm -rf "${BENCH_TMP:?}/$t"
 }
 
+# Register the four tree workloads of every tree in VOL_TREES.
+vol_tree_workloads() {
+	local tree
+
+	for tree in "${VOL_TREES[@]}"; do
+		tree=${tree%%:*}
+		vol_workload "${tree}_untar" s lower
+		vol_workload "${tree}_ls_cold" s lower
+		vol_workload "${tree}_read_cold" s lower
+		vol_workload "${tree}_rm" s lower
+	done
+}

@@ -28,20 +28,14 @@
 . "$BENCH_ROOT/bench/volume.sh"
 
 vol_main() {
-	local t tree
+	local t
 
 	vol_workload seq_write MB/s higher
 	vol_workload seq_read MB/s higher
 	vol_workload rand_read IOPS higher
 	vol_workload rand_write IOPS higher
 	vol_make_trees
-	for tree in "${VOL_TREES[@]}"; do
-		tree=${tree%%:*}
-		vol_workload "${tree}_untar" s lower
-		vol_workload "${tree}_ls_cold" s lower
-		vol_workload "${tree}_read_cold" s lower
-		vol_workload "${tree}_rm" s lower
-	done
+	vol_tree_workloads
 	echo "seq: $BENCH_SEQ_MB MiB; random: $BENCH_RAND_MB MiB for" \
 		"$BENCH_RAND_SECS s; many files: $BENCH_MANYFILES"
 	for t in $BENCH_TARGETS; do

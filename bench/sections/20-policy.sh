@@ -21,44 +21,22 @@
 
 : "${BENCH_POLICY_FILES:=$([ "$BENCH_QUICK" = 1 ] && echo 3000 || echo 20000)}"
 
-pol_target() {
-	local t=$1 tree
-
-	target_init "$t"
-	if ! target_mount "$t"; then
-		vol_record_na "$t"
-		return
-	fi
-	vol_seq "$t"
-	for tree in "${VOL_TREES[@]}"; do
-		vol_tree "$t" "$tree"
-	done
-	vol_manyfiles "$t"
-	target_umount "$t"
-	rm -rf "${BENCH_TMP:?}/$t"
-}
-
 pol_main() {
-	local t tree
+	local t
 	# dynamic scope: bench/volume.sh sees these, later sections do not
-	local VOL_SECTION=policy BENCH_MANYFILES=$BENCH_POLICY_FILES
+	local VOL_SECTION=policy VOL_RANDOM=0
+	local BENCH_MANYFILES=$BENCH_POLICY_FILES
 	local BENCH_MANYFILES_TARGETS="phivault phivault-policy"
 	local -a VOL_WORKLOADS=() VOL_TREES=()
 
 	vol_workload seq_write MB/s higher
 	vol_workload seq_read MB/s higher
 	vol_make_trees
-	for tree in "${VOL_TREES[@]}"; do
-		tree=${tree%%:*}
-		vol_workload "${tree}_untar" s lower
-		vol_workload "${tree}_ls_cold" s lower
-		vol_workload "${tree}_read_cold" s lower
-		vol_workload "${tree}_rm" s lower
-	done
+	vol_tree_workloads
 	echo "seq: $BENCH_SEQ_MB MiB; many files: $BENCH_MANYFILES"
 	for t in phivault phivault-policy; do
 		bench_log "policy: $t"
-		pol_target "$t"
+		vol_target "$t"
 	done
 	echo
 	bench_table policy phivault-policy phivault
