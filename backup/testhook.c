@@ -59,8 +59,10 @@ size_t testhook_list(char *buf, size_t size)
 		if (strncmp(*e, pfx, sizeof(pfx) - 1) || !eq || !eq[1])
 			continue;
 		len = (size_t)(eq - *e);
+		/* switches and settings of the test suite, not hooks */
 		if ((len == 19 && !strncmp(*e, "PHIVAULT_TEST_HOOKS", len)) ||
-		    (len == 20 && !strncmp(*e, "PHIVAULT_TEST_CHROOT", len)))
+		    (len == 20 && !strncmp(*e, "PHIVAULT_TEST_CHROOT", len)) ||
+		    (len == 18 && !strncmp(*e, "PHIVAULT_TEST_LOGS", len)))
 			continue;
 		n++;
 		if (used + len + 2 < size) {

@@ -351,8 +351,8 @@ static int fold_lines(struct audit_log *l, const char *buf, size_t len,
 		      unsigned long long off, size_t *goodp)
 {
 	const char *p = buf, *nl, *mf;
+	char mac64[64], pub[AUDIT_PUB_B64_LEN + 8];
 	long long v;
-	char mac64[64];
 	size_t n;
 
 	*goodp = 0;
@@ -367,6 +367,16 @@ static int fold_lines(struct audit_log *l, const char *buf, size_t len,
 			return -PHV_EFORMAT;
 		l->seq = v;
 		if (off == 0 && p == buf) {
+			/* a log another volume signs: never chain onto it */
+			if (jsonl_get(p, n, "pubkey", pub, sizeof(pub)) != 1 ||
+			    strcmp(pub, l->pub64)) {
+				log_err("audit log %s belongs to another volume "
+					"(its header names another signing "
+					"key); give this volume its own log "
+					"(--audit-log, or a distinct "
+					"--volume-name)", l->path);
+				return -PHV_EAUTH;
+			}
 			if (jsonl_get_ll(p, n, "segment", &v) ||
 			    jsonl_get(p, n, "prev_chain", mac64,
 				      sizeof(mac64)) != 1 ||

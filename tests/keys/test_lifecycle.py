@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -26,11 +27,17 @@ ARGON = "1:8192:1"
 HDR = 88
 
 
+# never the shared default under /var/log/phivault: a log left there by
+# another volume of the same name must not change what these tests see
+AUDIT_LOG = os.path.join(tempfile.mkdtemp(prefix="phv-keys-"), "none.jsonl")
+
+
 def run(*args, stdin="", env=None, check=None, timeout=300):
     e = dict(os.environ)
     for k in list(e):
         if k.startswith("PHIVAULT_"):
             del e[k]
+    e["PHIVAULT_AUDIT_LOG"] = AUDIT_LOG
     e.update(env or {})
     p = subprocess.run([PHIVAULT, *args], input=stdin, env=e,
                        capture_output=True, text=True, timeout=timeout)
@@ -104,12 +111,13 @@ class Vol:
                    env=env if env is not None else self.env, check=check)
 
     def backing_files(self):
-        """Relative path -> bytes of every backing file but the config."""
+        """Relative path -> bytes of every backing file but the config
+        and its (empty) lock file."""
         out = {}
         for root, _, files in os.walk(self.dir):
             for n in files:
                 p = os.path.join(root, n)
-                if n == ".phivault.conf":
+                if n in (".phivault.conf", ".phivault.conf.lock"):
                     continue
                 with open(p, "rb") as f:
                     out[os.path.relpath(p, self.dir)] = f.read()

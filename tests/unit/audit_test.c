@@ -413,6 +413,28 @@ static void test_two_processes(void **state)
 	assert_true(records >= 600);
 }
 
+/* a log written under another volume's key is refused, untouched */
+static void test_foreign_log_refused(void **state)
+{
+	static const uint8_t other[32] = { 7, 7, 7 };
+	struct audit_opts o = { 0 };
+	struct audit_log *l = NULL;
+	struct stat before, after;
+
+	snprintf(logp, sizeof(logp), "%s/foreign.jsonl", dir);
+	o.path = logp;
+	o.volume = "cipher";
+	assert_int_equal(audit_open(&o, key, &l), 0);
+	emit_one(l, "mount", 0);
+	audit_close(l);
+	assert_int_equal(stat(logp, &before), 0);
+	assert_int_equal(audit_open(&o, other, &l), -PHV_EAUTH);
+	assert_null(l);
+	assert_int_equal(stat(logp, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	verify_all(logp, NULL);
+}
+
 static int teardown(void **state)
 {
 	char cmd[300];
@@ -436,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_two_processes),
+		cmocka_unit_test(test_foreign_log_refused),
 		cmocka_unit_test(test_alert_hook),
 	};
 
