@@ -100,7 +100,9 @@ int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
 		r = -errno;
 	if (close(fd) && !r)
 		r = -errno;
-	if (!r && renameat(dirfd, tmp, dirfd, name))
+	if (!r && (flags & FILE_REPLACE_CREATE ?
+		   renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) :
+		   renameat(dirfd, tmp, dirfd, name)))
 		r = -errno;
 	if (r) {
 		unlinkat(dirfd, tmp, 0);
@@ -111,8 +113,8 @@ int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
 	return fsync_dirfd(dirfd);
 }
 
-int file_replace(const char *path, const struct iovec *iov, int iovcnt,
-		 mode_t mode)
+static int replace_path(const char *path, const struct iovec *iov,
+			int iovcnt, mode_t mode, unsigned int flags)
 {
 	const char *slash = strrchr(path, '/');
 	const char *name = slash ? slash + 1 : path;
@@ -130,9 +132,21 @@ int file_replace(const char *path, const struct iovec *iov, int iovcnt,
 	free(dir);
 	if (dirfd < 0)
 		return -errno;
-	r = file_replace_at(dirfd, name, iov, iovcnt, mode, 0);
+	r = file_replace_at(dirfd, name, iov, iovcnt, mode, flags);
 	close(dirfd);
 	return r;
+}
+
+int file_replace(const char *path, const struct iovec *iov, int iovcnt,
+		 mode_t mode)
+{
+	return replace_path(path, iov, iovcnt, mode, 0);
+}
+
+int file_create(const char *path, const struct iovec *iov, int iovcnt,
+		mode_t mode)
+{
+	return replace_path(path, iov, iovcnt, mode, FILE_REPLACE_CREATE);
 }
 
 char *file_dir_dup(const char *path)

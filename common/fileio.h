@@ -29,6 +29,12 @@ enum file_replace_flags {
 	 * after a crash the name may hold an empty or partial file
 	 */
 	FILE_REPLACE_NO_SYNC	= 1U << 1,
+	/*
+	 * create, never replace: fail with -EEXIST when name exists (the
+	 * rename is renameat2(RENAME_NOREPLACE)), for files such as keys
+	 * that must not overwrite one already there
+	 */
+	FILE_REPLACE_CREATE	= 1U << 2,
 };
 
 /*
@@ -59,6 +65,10 @@ int file_replace_at(int dirfd, const char *name, const struct iovec *iov,
 /* file_replace_at() for a path: its directory is opened for the call. */
 int file_replace(const char *path, const struct iovec *iov, int iovcnt,
 		 mode_t mode);
+
+/* file_replace() with FILE_REPLACE_CREATE: a new file, durable, or none. */
+int file_create(const char *path, const struct iovec *iov, int iovcnt,
+		mode_t mode);
 
 /*
  * A malloc'ed copy of a directory path without trailing slashes ("/"

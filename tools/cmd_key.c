@@ -265,7 +265,8 @@ static int recovery_keyfile(int argc, char **argv)
 {
 	char *text = secmem_alloc(4096);
 	uint8_t key[SHAMIR_SECRET_MAX];
-	int fd = -1, r, st = EXIT_FAIL;
+	int r, st = EXIT_FAIL;
+	struct iovec iov;
 	size_t len = 0;
 
 	if (argc != 2) {
@@ -283,19 +284,16 @@ static int recovery_keyfile(int argc, char **argv)
 			"(mistyped?)" : phv_strerror(r));
 		goto out;
 	}
-	/* O_EXCL, not file_replace(): an existing key file is never
-	 * replaced; a failed write leaves no partial key behind */
-	fd = open(argv[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	r = fd < 0 ? -errno : fd_write_all(fd, key, len);
-	if (!r && fsync(fd))
-		r = -errno;
-	if (fd >= 0 && close(fd) && !r)
-		r = -errno;
+	/* an existing key file is never replaced; a failed or interrupted
+	 * write leaves no partial key behind, a finished one is durable */
+	iov.iov_base = key;
+	iov.iov_len = len;
+	r = file_create(argv[1], &iov, 1, 0600);
 	if (r) {
 		fprintf(stderr, "phivault: writing '%s': %s\n", argv[1],
-			strerror(-r));
-		if (fd >= 0)
-			unlink(argv[1]);
+			r == -EEXIST ? "a file of that name exists; choose "
+			"another name (an existing key file is never "
+			"overwritten)" : strerror(-r));
 		goto out;
 	}
 	st = EXIT_OK;

@@ -112,9 +112,12 @@ def test_recovery_keyfile(tmp_path):
     run("key", "recovery", "keyfile", str(out), stdin=key, check=0)
     assert out.stat().st_size == 32
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    # never overwrites
-    assert run("key", "recovery", "keyfile", str(out),
-               stdin=key).returncode == 1
+    # never overwrites, says why, and leaves no temporary behind
+    before = out.read_bytes()
+    p = run("key", "recovery", "keyfile", str(out), stdin=new_key())
+    assert p.returncode == 1 and "never overwritten" in p.stderr
+    assert out.read_bytes() == before
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["rk.bin"]
 
 
 # ---- PKCS#11 token ------------------------------------------------------

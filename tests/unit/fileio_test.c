@@ -117,6 +117,21 @@ static void test_replace_no_sync(void **state)
 	close(dfd);
 }
 
+static void test_create_never_replaces(void **state)
+{
+	struct iovec a = { .iov_base = "key one\n", .iov_len = 8 };
+	struct iovec b = { .iov_base = "key two\n", .iov_len = 8 };
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	assert_int_equal(file_create(path, &a, 1, 0600), 0);
+	assert_only_file(path, "key one\n", 0600);
+	/* the second refuses and leaves neither its data nor a temporary */
+	assert_int_equal(file_create(path, &b, 1, 0600), -EEXIST);
+	assert_only_file(path, "key one\n", 0600);
+	unlink(path);
+}
+
 static void test_tmp_name(void **state)
 {
 	char a[FILE_TMP_NAME_MAX], b[FILE_TMP_NAME_MAX];
@@ -135,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_failure_cleans_up),
 		cmocka_unit_test(test_replace_no_sync),
+		cmocka_unit_test(test_create_never_replaces),
 		cmocka_unit_test(test_tmp_name),
 	};
 	int r;
