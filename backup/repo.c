@@ -10,7 +10,8 @@
  *   packs/<id>        header, blobs, sealed index trailer
  *   index/<id>        the same sealed index record, for a cheap listing
  *   snapshots/<id>    wrapped data key + sealed, compressed manifest
- *   locks/<id>        unlocked: who runs what, since when
+ *   locks/<id>        unlocked: who runs what, since when, shared or
+ *                     exclusive; kept fresh by a thread (see "lock")
  *
  * Every read of a locked object takes the oldest stored version of its
  * key; see repo_list_oldest().
@@ -482,8 +483,7 @@ void repo_free(struct repo *r)
 {
 	if (!r)
 		return;
-	if (r->lock_key)
-		repo_unlock(r);
+	repo_unlock(r);
 	cache_free(r->cache);
 	secmem_free(r->k, sizeof(*r->k));
 	free(r);
@@ -690,164 +690,578 @@ out:
 
 /* ---- lock ------------------------------------------------------------- */
 
-struct lock_scan {
-	struct repo *r;
+/*
+ * A lock object is text, one "name value" per line:
+ *
+ *   phivault-lock 1
+ *   host H        gethostname(): a dead pid is only judged on this host
+ *   pid N
+ *   time T        local Unix time of the last write (staleness)
+ *   since T0      local Unix time the lock was taken (its age)
+ *   what CMD      the command, e.g. backup
+ *   mode M        shared or exclusive; missing (older versions) or
+ *                 anything else counts as exclusive
+ *   scope S       optional; shared locks with the same what and scope
+ *                 conflict (a backup's host and source; hashed when
+ *                 long, lock_scope())
+ *
+ * Values are escaped (lock_escape()), so each is one word.  Lock objects
+ * are written without retention (STORE_UNLOCKED) and removed by version
+ * id, which Object Lock allows for versions that carry no retention.
+ */
+
+#define LOCK_BODY_MAX	4096
+#define LOCK_SCOPE_MAX	512	/* longer scopes are stored hashed */
+#define LOCK_RACE_S	2	/* written this close to ours: maybe a racer */
+
+struct repo_lock {
+	struct store *st;		/* the keeper's handle, or the repo's */
+	int own_st;			/* st came from dup() */
+	char *key;			/* locks/<16 hex> */
+	char *what;			/* escaped */
+	char *scope;			/* escaped; NULL: none */
+	enum repo_lock_type type;
+	time_t since;
+	char **vids;			/* versions written, not yet removed */
+	size_t nvids;
+	int untracked;			/* a write whose version we lost */
+	int kept;			/* a version the store kept */
+	unsigned int interval;		/* seconds between refreshes */
+	pthread_mutex_t mu;		/* guards the fields below */
+	pthread_cond_t cv;
+	time_t refreshed;		/* time() of the last write attempt */
+	int err;			/* last refresh failure */
+	int stop;
+	int keeper_on;
+	pthread_t keeper;
+};
+
+/* One lock object, as read back. */
+struct lock_info {
 	char host[256];
-	char *conflict;
-	size_t conflict_size;
+	char what[64];
+	char scope[LOCK_SCOPE_MAX + 1];
+	int pid;
+	int exclusive;
+	long long time, since;
+};
+
+struct lock_scan {
+	struct repo_lock *lk;
+	char host[256];			/* ours */
+	struct lock_info holder;	/* the first conflict */
+	char holder_key[64];
+	time_t mine;			/* server mtime of our object */
+	time_t newest;			/* of the conflicting objects */
 	int busy;
 };
 
-static int lock_put(struct repo *r, const char *what)
+static const char *lock_type_name(enum repo_lock_type t)
 {
-	char host[256] = "", body[512], *vid = NULL, **v;
+	return t == REPO_LOCK_SHARED ? "shared" : "exclusive";
+}
+
+/* Copy s into a new string with bytes <= ' ', DEL and '\\' as \xNN. */
+static char *lock_escape(const char *s)
+{
+	size_t i, n = 0;
+	char *out;
+
+	out = malloc(4 * strlen(s) + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || c == '\\')
+			n += (size_t)sprintf(out + n, "\\x%02x", c);
+		else
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * A scope as stored: escaped, or "sha256:<hex>" of it when that would
+ * be long (a deep source path), so it always fits a lock_info.
+ */
+static char *lock_scope(const char *scope)
+{
+	uint8_t md[32];
+	char hex[2 * sizeof(md) + 1], *esc, *out = NULL;
+	int ok;
+
+	esc = lock_escape(scope);
+	if (!esc || strlen(esc) < LOCK_SCOPE_MAX)
+		return esc;
+	ok = EVP_Digest(scope, strlen(scope), md, NULL, EVP_sha256(), NULL);
+	if (ok == 1) {
+		hex_encode(md, sizeof(md), hex);
+		if (asprintf(&out, "sha256:%s", hex) < 0)
+			out = NULL;
+	}
+	free(esc);
+	return out;
+}
+
+static void lock_vids_free(struct repo_lock *lk)
+{
+	size_t i;
+
+	for (i = 0; i < lk->nvids; i++)
+		free(lk->vids[i]);
+	free(lk->vids);
+	lk->vids = NULL;
+	lk->nvids = 0;
+}
+
+static void lock_free(struct repo_lock *lk)
+{
+	if (!lk)
+		return;
+	lock_vids_free(lk);
+	if (lk->own_st)
+		store_free(lk->st);
+	pthread_mutex_destroy(&lk->mu);
+	pthread_cond_destroy(&lk->cv);
+	free(lk->key);
+	free(lk->what);
+	free(lk->scope);
+	free(lk);
+}
+
+/*
+ * Write a new version of our lock object, then remove the versions we
+ * wrote before it, so a long run leaves one version, not one a minute.
+ * Called by one thread at a time: the keeper, or the owner of lk->st.
+ */
+static int lock_write(struct repo_lock *lk)
+{
+	char host[256] = "", body[LOCK_BODY_MAX], *vid = NULL, **v;
+	size_t i;
 	int n, ret;
 
 	gethostname(host, sizeof(host) - 1);
 	n = snprintf(body, sizeof(body), "phivault-lock 1\nhost %s\npid %d\n"
-		     "time %lld\nwhat %s\n", host, (int)getpid(),
-		     (long long)repo_local_time(), what ? what : "-");
-	r->lock_refreshed = time(NULL);
-	r->lock_puts++;
-	ret = r->st->ops->put(r->st, r->lock_key, body, (size_t)n,
-			      STORE_UNLOCKED, 0, &vid);
-	if (ret || !vid)
+		     "time %lld\nsince %lld\nwhat %s\nmode %s\n%s%s%s",
+		     host, (int)getpid(), (long long)repo_local_time(),
+		     (long long)lk->since, lk->what,
+		     lock_type_name(lk->type), lk->scope ? "scope " : "",
+		     lk->scope ? lk->scope : "", lk->scope ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -ENAMETOOLONG;
+	ret = lk->st->ops->put(lk->st, lk->key, body, (size_t)n,
+			       STORE_UNLOCKED, 0, &vid);
+	if (ret)
 		return ret;
-	/* remember every version we wrote: unlocking deletes them by id */
-	v = realloc(r->lock_vids, (r->nlock_vids + 1) * sizeof(*v));
+	if (!vid) {
+		/* unversioned store, or a version id we did not get */
+		lk->untracked = 1;
+		return 0;
+	}
+	for (i = 0; i < lk->nvids; i++) {
+		if (lk->st->ops->del(lk->st, lk->key, lk->vids[i], 0))
+			lk->untracked = 1;
+		free(lk->vids[i]);
+	}
+	lk->nvids = 0;
+	v = realloc(lk->vids, sizeof(*v));
 	if (!v) {
 		free(vid);
-		return 0;	/* repo_unlock() lists them instead */
+		lk->untracked = 1;	/* repo_unlock() lists instead */
+		return 0;
 	}
-	r->lock_vids = v;
-	r->lock_vids[r->nlock_vids++] = vid;
+	lk->vids = v;
+	lk->vids[lk->nvids++] = vid;
 	return 0;
+}
+
+/* Rewrite the lock every lk->interval seconds until told to stop. */
+static void *lock_keeper(void *arg)
+{
+	struct repo_lock *lk = arg;
+	struct timespec ts = { 0 };
+	int ret;
+
+	pthread_mutex_lock(&lk->mu);
+	while (!lk->stop) {
+		ts.tv_sec = lk->refreshed + (time_t)lk->interval;
+		pthread_cond_timedwait(&lk->cv, &lk->mu, &ts);
+		if (lk->stop || time(NULL) < ts.tv_sec)
+			continue;
+		pthread_mutex_unlock(&lk->mu);
+		ret = lock_write(lk);
+		if (ret)
+			log_warn("cannot refresh the repository lock %s: %s",
+				 lk->key, phv_strerror(ret));
+		pthread_mutex_lock(&lk->mu);
+		lk->refreshed = time(NULL);
+		lk->err = ret;
+	}
+	pthread_mutex_unlock(&lk->mu);
+	return NULL;
+}
+
+/* Parse the lock object in buf (NUL-terminated). */
+static void lock_parse(const char *buf, struct lock_info *li)
+{
+	char mode[32] = "";
+	const char *p;
+
+	memset(li, 0, sizeof(*li));
+	snprintf(li->what, sizeof(li->what), "?");
+	p = strstr(buf, "\nhost ");
+	if (p)
+		sscanf(p, "\nhost %255s", li->host);
+	p = strstr(buf, "\npid ");
+	if (p)
+		sscanf(p, "\npid %d", &li->pid);
+	p = strstr(buf, "\ntime ");
+	if (p)
+		sscanf(p, "\ntime %lld", &li->time);
+	p = strstr(buf, "\nsince ");
+	if (!p || sscanf(p, "\nsince %lld", &li->since) != 1)
+		li->since = li->time;
+	p = strstr(buf, "\nwhat ");
+	if (p)
+		sscanf(p, "\nwhat %63s", li->what);
+	p = strstr(buf, "\nscope ");
+	if (p)
+		sscanf(p, "\nscope %512s", li->scope);
+	p = strstr(buf, "\nmode ");
+	if (p)
+		sscanf(p, "\nmode %31s", mode);
+	li->exclusive = strcmp(mode, "shared") != 0;
+}
+
+/* Does a live lock li keep us (lk) from holding ours? */
+static int lock_conflicts(const struct repo_lock *lk,
+			  const struct lock_info *li)
+{
+	if (lk->type == REPO_LOCK_EXCLUSIVE || li->exclusive)
+		return 1;
+	return lk->scope && li->scope[0] && !strcmp(li->scope, lk->scope) &&
+		!strcmp(li->what, lk->what);
 }
 
 static int lock_scan_cb(const struct store_entry *e, void *arg)
 {
 	struct lock_scan *ls = arg;
-	struct store *st = ls->r->st;
-	char host[256] = "", what[64] = "?";
-	long long t = 0;
+	struct store *st = ls->lk->st;
+	struct lock_info li;
+	long long now = (long long)repo_local_time();
 	void *buf = NULL;
 	size_t len;
-	const char *p;
-	int pid = 0, stale;
+	int stale;
 
-	if (e->is_delete_marker || !strcmp(e->key, ls->r->lock_key))
+	if (e->is_delete_marker)
 		return 0;
+	if (!strcmp(e->key, ls->lk->key)) {
+		if (e->is_latest)
+			ls->mine = e->mtime;
+		return 0;
+	}
 	if (!e->is_latest) {
+		/* an older version of a refreshed lock: not needed */
 		st->ops->del(st, e->key, e->version_id, 0);
 		return 0;
 	}
-	if (st->ops->get(st, e->key, e->version_id, 0, 0, 4096, &buf, &len))
-		return 0;
-	p = strstr(buf, "\nhost ");
-	if (p)
-		sscanf(p, "\nhost %255s", host);
-	p = strstr(buf, "\npid ");
-	if (p)
-		sscanf(p, "\npid %d", &pid);
-	p = strstr(buf, "\ntime ");
-	if (p)
-		sscanf(p, "\ntime %lld", &t);
-	p = strstr(buf, "\nwhat ");
-	if (p)
-		sscanf(p, "\nwhat %63s", what);
+	/*
+	 * Read the key's current version, not the listed one: its owner
+	 * may have refreshed it and removed the listed version meanwhile.
+	 */
+	if (st->ops->get(st, e->key, NULL, 0, 0, LOCK_BODY_MAX, &buf, &len))
+		return 0;	/* unlocked meanwhile */
+	lock_parse(buf, &li);
 	free(buf);
 
-	stale = repo_local_time() - t > REPO_LOCK_STALE;
-	if (!stale && !strcmp(host, ls->host) && pid > 0 &&
-	    kill(pid, 0) && errno == ESRCH)
+	stale = now - li.time > REPO_LOCK_STALE;
+	if (!stale && !strcmp(li.host, ls->host) && li.pid > 0 &&
+	    kill(li.pid, 0) && errno == ESRCH)
 		stale = 1;
 	if (stale) {
-		log_notice("removing stale repository lock %s (%s on %s, "
-			   "pid %d)", e->key, what, host, pid);
+		log_notice("removing stale repository lock %s ('%s' on %s, "
+			   "pid %d, %s, last refreshed %lld s ago)", e->key,
+			   li.what, li.host, li.pid, li.exclusive ?
+			   "exclusive" : "shared", now - li.time);
 		st->ops->del(st, e->key, e->version_id, 0);
 		return 0;
 	}
-	snprintf(ls->conflict, ls->conflict_size, "the repository is locked "
-		 "by '%s' on %s (pid %d) since %lld s ago", what, host, pid,
-		 (long long)(repo_local_time() - t));
+	if (!lock_conflicts(ls->lk, &li))
+		return 0;
+	if (e->mtime > ls->newest)
+		ls->newest = e->mtime;
+	if (!ls->busy) {
+		ls->holder = li;
+		snprintf(ls->holder_key, sizeof(ls->holder_key), "%s",
+			 e->key);
+	}
 	ls->busy = 1;
 	return 0;
 }
 
-int repo_lock(struct repo *r, const char *what, char *msg, size_t msgsize)
+/* The refusal: who holds the repository, and what to do about it. */
+static void lock_refusal(const struct lock_scan *ls, char *msg,
+			 size_t msgsize)
 {
-	struct lock_scan ls = { .r = r, .conflict = msg,
-				.conflict_size = msgsize };
+	const struct repo_lock *lk = ls->lk;
+	const struct lock_info *h = &ls->holder;
+	long long now = (long long)repo_local_time();
+	int same = !h->exclusive && lk->type == REPO_LOCK_SHARED;
+
+	snprintf(msg, msgsize, "cannot take %s lock for '%s': %s"
+		 "the repository is locked by '%s' on %s (pid %d, %s lock, "
+		 "taken %lld s ago, last refreshed %lld s ago; %s).  Wait "
+		 "for it to end and run again.  If that process is gone, "
+		 "its lock is removed by the next command %d min after its "
+		 "last refresh (at once by a command on %s), or delete %s "
+		 "from the repository", lk->type == REPO_LOCK_SHARED ?
+		 "a shared" : "an exclusive", lk->what,
+		 same ? "another run of the same source is under way; " : "",
+		 h->what, h->host, h->pid, h->exclusive ? "exclusive" :
+		 "shared", now - h->since, now - h->time, ls->holder_key,
+		 REPO_LOCK_STALE / 60, h->host, ls->holder_key);
+}
+
+/* Remove every version of our lock object; lk->st must be idle. */
+static int unlock_cb(const struct store_entry *e, void *arg)
+{
+	struct repo_lock *lk = arg;
+
+	if (strcmp(e->key, lk->key))
+		return 0;
+	if (lk->st->ops->del(lk->st, e->key, e->version_id, 0))
+		lk->kept = 1;
+	return 0;
+}
+
+static void lock_remove(struct repo_lock *lk)
+{
+	size_t i;
+
+	/*
+	 * By the version ids we wrote, or from a listing when we do not
+	 * know them all (unversioned store, a version id we lost, a
+	 * delete that failed): a plain delete would only add a marker.
+	 */
+	lk->kept = 0;
+	for (i = 0; i < lk->nvids; i++)
+		if (lk->st->ops->del(lk->st, lk->key, lk->vids[i], 0))
+			lk->untracked = 1;
+	if (lk->untracked || !lk->nvids)
+		lk->st->ops->list(lk->st, lk->key, unlock_cb, lk);
+	/*
+	 * A version that cannot go (a default retention rule on the
+	 * bucket locked it): a delete marker on top ends the lock, since
+	 * lock scans skip keys whose newest version is a marker.
+	 */
+	if (lk->kept)
+		lk->st->ops->del(lk->st, lk->key, NULL, 0);
+	lock_vids_free(lk);
+	lk->untracked = 0;
+}
+
+/* A random back-off before looking again: 50 to 50 + 150·try ms. */
+static void lock_backoff(unsigned int try)
+{
+	uint32_t rnd = 0;
+	struct timespec ts;
+	long ms;
+
+	secmem_random(&rnd, sizeof(rnd));
+	ms = 50 + (long)(rnd % (150U * try + 1));
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+static int lock_new(struct repo *r, enum repo_lock_type type,
+		    const char *what, const char *scope,
+		    struct repo_lock **lkp)
+{
+	struct repo_lock *lk;
+	const char *t;
 	uint8_t rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
 	int ret;
 
+	*lkp = NULL;
+	lk = calloc(1, sizeof(*lk));
+	if (!lk)
+		return -ENOMEM;
+	pthread_mutex_init(&lk->mu, NULL);
+	pthread_cond_init(&lk->cv, NULL);
+	lk->st = r->st;
+	lk->type = type;
+	lk->interval = REPO_LOCK_REFRESH;
+	t = testhook_get("PHIVAULT_TEST_LOCK_REFRESH", 0);
+	if (t && atoi(t) > 0)
+		lk->interval = (unsigned int)atoi(t);
 	ret = secmem_random(rnd, sizeof(rnd));
 	if (ret)
-		return ret;
-	if (asprintf(&r->lock_key, "locks/%016llx",
-		     *(unsigned long long *)rnd) < 0) {
-		r->lock_key = NULL;
-		return -ENOMEM;
+		goto out;
+	hex_encode(rnd, sizeof(rnd), hex);
+	ret = -ENOMEM;
+	if (asprintf(&lk->key, "locks/%s", hex) < 0) {
+		lk->key = NULL;
+		goto out;
 	}
-	ret = lock_put(r, what);
-	if (ret) {
-		snprintf(msg, msgsize, "cannot write the lock: %s",
-			 store_error(r->st));
-		free(r->lock_key);
-		r->lock_key = NULL;
-		return ret;
-	}
-	gethostname(ls.host, sizeof(ls.host) - 1);
-	ret = r->st->ops->list(r->st, "locks/", lock_scan_cb, &ls);
-	if (!ret && ls.busy)
-		ret = -PHV_EBUSY;
-	if (ret)
-		repo_unlock(r);
+	lk->what = lock_escape(what ? what : "-");
+	if (scope)
+		lk->scope = lock_scope(scope);
+	if (!lk->what || (scope && !lk->scope))
+		goto out;
+	*lkp = lk;
+	lk = NULL;
+	ret = 0;
+out:
+	lock_free(lk);
 	return ret;
+}
+
+/* List the other locks into ls: stale ones go, the first conflict stays. */
+static int lock_scan(struct repo_lock *lk, struct lock_scan *ls, char *msg,
+		     size_t msgsize)
+{
+	int ret;
+
+	ls->busy = 0;
+	ls->mine = ls->newest = 0;
+	ret = lk->st->ops->list(lk->st, "locks/", lock_scan_cb, ls);
+	if (ret)
+		snprintf(msg, msgsize, "cannot list the locks: %s",
+			 store_error(lk->st)[0] ? store_error(lk->st) :
+			 phv_strerror(ret));
+	else if (ls->busy)
+		ret = -PHV_EBUSY;
+	return ret;
+}
+
+/* One attempt: write ours, list the others; on a conflict remove ours. */
+static int lock_try(struct repo_lock *lk, struct lock_scan *ls, char *msg,
+		    size_t msgsize)
+{
+	int ret;
+
+	lk->since = repo_local_time();
+	ret = lock_write(lk);
+	if (ret) {
+		snprintf(msg, msgsize, "cannot write the lock %s: %s", lk->key,
+			 store_error(lk->st)[0] ? store_error(lk->st) :
+			 phv_strerror(ret));
+		return ret;
+	}
+	ret = lock_scan(lk, ls, msg, msgsize);
+	if (ret)
+		lock_remove(lk);
+	return ret;
+}
+
+/* Give the lock a thread and a store handle of its own, if we can. */
+static void lock_start_keeper(struct repo_lock *lk)
+{
+	struct store *st = NULL, *mine = lk->st;
+
+	if (lk->st->ops->dup(lk->st, &st))
+		return;		/* repo_lock_refresh() does the work */
+	lk->st = st;
+	lk->own_st = 1;
+	lk->refreshed = time(NULL);
+	if (!pthread_create(&lk->keeper, NULL, lock_keeper, lk)) {
+		lk->keeper_on = 1;
+		return;
+	}
+	lk->st = mine;
+	lk->own_st = 0;
+	store_free(st);
+}
+
+int repo_lock(struct repo *r, enum repo_lock_type type, const char *what,
+	      const char *scope, char *msg, size_t msgsize)
+{
+	struct repo_lock *lk = NULL;
+	struct lock_scan ls;
+	unsigned int try;
+	int ret;
+
+	msg[0] = '\0';
+	if (r->lock)
+		return -EINVAL;
+	ret = lock_new(r, type, what, scope, &lk);
+	if (ret)
+		return ret;
+	memset(&ls, 0, sizeof(ls));
+	ls.lk = lk;
+	gethostname(ls.host, sizeof(ls.host) - 1);
+	/*
+	 * Two processes that start together may each see the other and
+	 * both step back.  So after a conflict with a lock written about
+	 * when ours was, wait a random moment and look again without a
+	 * lock of our own: a conflicting lock still there is a real holder
+	 * (refuse); none means it was such a racer and has stepped back
+	 * too (try again).
+	 */
+	for (try = 1;; try++) {
+		ret = lock_try(lk, &ls, msg, msgsize);
+		if (ret != -PHV_EBUSY || try >= REPO_LOCK_TRIES)
+			break;
+		/* written (server clock) well before ours: a holder */
+		if (ls.mine && ls.newest + LOCK_RACE_S < ls.mine)
+			break;
+		lock_backoff(try);
+		ret = lock_scan(lk, &ls, msg, msgsize);
+		if (ret)
+			break;
+		log_info("the repository lock was contended; trying again");
+	}
+	if (ret == -PHV_EBUSY)
+		lock_refusal(&ls, msg, msgsize);
+	if (ret) {
+		lock_free(lk);
+		return ret;
+	}
+	lk->refreshed = time(NULL);
+	lock_start_keeper(lk);
+	r->lock = lk;
+	return 0;
 }
 
 int repo_lock_refresh(struct repo *r)
 {
-	if (!r->lock_key || time(NULL) - r->lock_refreshed < 60)
+	struct repo_lock *lk = r->lock;
+	int ret;
+
+	if (!lk)
 		return 0;
-	return lock_put(r, "refresh");
-}
-
-static int unlock_cb(const struct store_entry *e, void *arg)
-{
-	struct repo *r = arg;
-
-	if (!strcmp(e->key, r->lock_key))
-		r->st->ops->del(r->st, e->key, e->version_id, 0);
-	return 0;
+	if (lk->keeper_on) {
+		pthread_mutex_lock(&lk->mu);
+		ret = lk->err;
+		pthread_mutex_unlock(&lk->mu);
+		return ret;
+	}
+	if (time(NULL) - lk->refreshed < (time_t)lk->interval)
+		return 0;
+	lk->refreshed = time(NULL);
+	return lock_write(lk);
 }
 
 void repo_unlock(struct repo *r)
 {
-	size_t i;
-	int lost = 0;
+	struct repo_lock *lk = r->lock;
 
-	if (!r->lock_key)
+	if (!lk)
 		return;
-	/*
-	 * Remove every version of our lock, not just add a marker: by the
-	 * version ids we wrote, or from a listing when we do not know them
-	 * all (unversioned store, or a version id we could not keep).
-	 */
-	for (i = 0; i < r->nlock_vids; i++)
-		if (r->st->ops->del(r->st, r->lock_key, r->lock_vids[i], 0))
-			lost = 1;
-	if (lost || !r->nlock_vids ||
-	    r->nlock_vids != r->lock_puts)
-		r->st->ops->list(r->st, r->lock_key, unlock_cb, r);
-	for (i = 0; i < r->nlock_vids; i++)
-		free(r->lock_vids[i]);
-	free(r->lock_vids);
-	r->lock_vids = NULL;
-	r->nlock_vids = 0;
-	r->lock_puts = 0;
-	free(r->lock_key);
-	r->lock_key = NULL;
+	r->lock = NULL;
+	if (lk->keeper_on) {
+		pthread_mutex_lock(&lk->mu);
+		lk->stop = 1;
+		pthread_cond_signal(&lk->cv);
+		pthread_mutex_unlock(&lk->mu);
+		pthread_join(lk->keeper, NULL);
+	}
+	lock_remove(lk);
+	lock_free(lk);
 }
 
 /* ---- index ------------------------------------------------------------ */

@@ -15,6 +15,11 @@
  * one Object Lock protects); newer versions and delete markers that
  * someone else put on top are ignored.
  *
+ * Commands coordinate through lock objects under locks/ (repo_lock()):
+ * shared for reading and appending, exclusive for deleting.  The lock
+ * is advisory: it keeps phivault processes apart, while Object Lock is
+ * what keeps data from being deleted.
+ *
  * Nothing here prints; failures are logged through common/log.h at the
  * point where the detail is known, and returned as negative codes.
  */
@@ -37,6 +42,7 @@
 #define REPO_PACK_HDR_LEN	(8 + 2 * MF_ID_LEN + MF_WRAP_LEN)
 #define REPO_BLOB_OVERHEAD	(AEAD_NONCE_LEN + AEAD_TAG_LEN)
 #define REPO_LOCK_STALE		1800	/* seconds without refresh */
+#define REPO_LOCK_REFRESH	60	/* seconds between refreshes */
 /* Longest retention: retain-until dates stay far before 2106, where
  * some servers wrap a 32-bit date. */
 #define REPO_RETENTION_MAX	(30LL * 365 * 86400)
@@ -58,11 +64,7 @@ struct repo {
 	size_t cmin, cavg, cmax;
 	struct repo_keys *k;		/* secmem */
 	struct chunker ch;
-	char *lock_key;			/* our locks/ object, if held */
-	char **lock_vids;		/* the versions of it we wrote */
-	size_t nlock_vids;
-	size_t lock_puts;		/* versions we tried to write */
-	time_t lock_refreshed;
+	struct repo_lock *lock;		/* held lock (repo.c); NULL: none */
 	struct cache *cache;		/* cache.h; NULL: none */
 	int64_t clock_offset;		/* PHIVAULT_TEST_CLOCK_OFFSET */
 };
@@ -136,12 +138,46 @@ void repo_cache_off(struct repo *r);
 time_t repo_retain_until(const struct repo *r, time_t server_now);
 
 /*
- * Take the repository lock (locks/<random>), or -PHV_EBUSY with the
- * holder in msg.  A lock not refreshed for REPO_LOCK_STALE seconds, or
- * left by a dead process on this host, is removed.  repo_lock_refresh()
- * rewrites it when more than a minute old; repo_unlock() removes it.
+ * The repository lock (docs/REPOSITORY.md, "The repository lock").
+ * Shared: work that only reads or adds objects (backup, restore, drill,
+ * check); any number may run together.  Exclusive: work that deletes or
+ * rewrites (forget, prune, and any command that would change the config
+ * or the key slots); it runs alone.  A lock object without a mode (older
+ * versions) counts as exclusive.
  */
-int repo_lock(struct repo *r, const char *what, char *msg, size_t msgsize);
+enum repo_lock_type {
+	REPO_LOCK_SHARED = 0,
+	REPO_LOCK_EXCLUSIVE,
+};
+
+/*
+ * Take the repository lock: write locks/<random> (host, pid, times,
+ * what, type, scope), then list locks/.  Locks not refreshed for
+ * REPO_LOCK_STALE seconds, or left by a dead process on this host, are
+ * removed on the way.  A conflict is another live lock that is
+ * exclusive, or any other live lock when we want exclusive, or a shared
+ * lock with the same what and the same non-NULL scope (one backup per
+ * source at a time).  On a conflict our object is removed again.  When
+ * the conflicting object was written (server clock) within a couple of
+ * seconds of ours, the locks are listed once more after a short random
+ * back-off: a conflicting lock still there refuses; none means a
+ * process that started at the same moment stepped back too, and we try
+ * again, at most REPO_LOCK_TRIES times in all.  Never waits for a
+ * holder.
+ *
+ * Returns 0, -PHV_EBUSY with msg naming the holder (host, pid, command,
+ * type, age) and what to do, or a store error with msg saying so.
+ * While held, a thread with its own store handle rewrites the object
+ * every REPO_LOCK_REFRESH seconds, so long restores and drills stay
+ * locked; when no second handle can be had, repo_lock_refresh() does it
+ * from the caller's thread (call it now and then; otherwise a no-op
+ * that returns the last refresh failure).  repo_unlock() stops the
+ * thread and removes every version of the object; repo_free() does it
+ * too.  Not thread-safe against itself: one lock per repo handle.
+ */
+#define REPO_LOCK_TRIES		4
+int repo_lock(struct repo *r, enum repo_lock_type type, const char *what,
+	      const char *scope, char *msg, size_t msgsize);
 int repo_lock_refresh(struct repo *r);
 void repo_unlock(struct repo *r);
 

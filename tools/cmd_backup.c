@@ -9,6 +9,12 @@
  * `phivault backup /srv/phi` with two environment variables.  Progress
  * goes to stderr on a terminal; without one, diagnostics go to syslog.
  * Results: one summary line on stdout, or one JSON object with --json.
+ *
+ * Locking (backup/repo.h): backup, restore and check take the
+ * repository lock shared (backups of one host and source exclude each
+ * other); forget and prune take it exclusive (forget --dry-run shared).
+ * repo init and snapshots take none: there is nothing to lock yet, and
+ * a listing only reads.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -344,15 +350,35 @@ static int open_repo(struct bopts *o, struct store **stp, struct repo **rp,
 	return r;
 }
 
-static int take_lock(struct repo *r, const char *what)
+/*
+ * Take the repository lock (backup/repo.h): shared for work that reads
+ * or adds, exclusive for work that deletes.  scope (may be NULL) keeps
+ * two shared runs of the same kind and scope apart.
+ */
+static int take_lock(struct repo *r, enum repo_lock_type type,
+		     const char *what, const char *scope)
 {
-	char msg[512] = "";
+	char msg[1024] = "";
 	int ret;
 
-	ret = repo_lock(r, what, msg, sizeof(msg));
+	ret = repo_lock(r, type, what, scope, msg, sizeof(msg));
 	if (ret)
 		cmd_fail("%s", msg[0] ? msg : phv_strerror(ret));
 	return ret;
+}
+
+/* A backup's lock scope: the host and source its snapshot records. */
+static char *backup_scope(const char *host, const char *source)
+{
+	char name[256] = "", *scope;
+
+	if (!host) {
+		gethostname(name, sizeof(name) - 1);
+		host = name;
+	}
+	if (asprintf(&scope, "%s:%s", host, source) < 0)
+		return NULL;
+	return scope;
 }
 
 /* ---- repo init -------------------------------------------------------- */
@@ -518,7 +544,7 @@ int cmd_backup(int argc, char **argv)
 	struct repo *r = NULL;
 	struct secret vs = { 0 };
 	struct bopts o;
-	char *abs = NULL;
+	char *abs = NULL, *scope = NULL;
 	time_t now;
 	int ret, code = EXIT_FAIL;
 
@@ -558,7 +584,13 @@ int cmd_backup(int argc, char **argv)
 		code = exit_for(ret);
 		goto out;
 	}
-	ret = take_lock(r, "backup");
+	/* shared: backups of other sources run beside it, one per source */
+	scope = backup_scope(o.host, abs);
+	if (!scope) {
+		cmd_fail("%s", phv_strerror(-ENOMEM));
+		goto out;
+	}
+	ret = take_lock(r, REPO_LOCK_SHARED, "backup", scope);
 	if (ret)
 		goto out;
 	bo.src = src;
@@ -591,6 +623,7 @@ out:
 	store_free(st);
 	source_free(src);
 	free(abs);
+	free(scope);
 	return code;
 }
 
@@ -703,8 +736,9 @@ out:
 	return code;
 }
 
-/* forget, prune and check: open, lock if asked, run fn. */
-static int maint_cmd(int argc, char **argv, const char *name, int lock)
+/* forget, prune and check: open, take the lock of type lock, run. */
+static int maint_cmd(int argc, char **argv, const char *name,
+		     enum repo_lock_type lock)
 {
 	const int *allowed = !strcmp(name, "forget") ? opts_forget :
 		!strcmp(name, "prune") ? opts_prune : opts_check;
@@ -723,7 +757,10 @@ static int maint_cmd(int argc, char **argv, const char *name, int lock)
 		code = exit_for(ret);
 		goto out;
 	}
-	if (lock && take_lock(r, name))
+	/* a dry run deletes nothing: it may run beside backups */
+	if (o.dry_run)
+		lock = REPO_LOCK_SHARED;
+	if (take_lock(r, lock, name, NULL))
 		goto out;
 	/* check reads what the bucket holds, not the local cache */
 	if (!strcmp(name, "check"))
@@ -751,17 +788,17 @@ out:
 
 int cmd_forget(int argc, char **argv)
 {
-	return maint_cmd(argc, argv, "forget", 1);
+	return maint_cmd(argc, argv, "forget", REPO_LOCK_EXCLUSIVE);
 }
 
 int cmd_prune(int argc, char **argv)
 {
-	return maint_cmd(argc, argv, "prune", 1);
+	return maint_cmd(argc, argv, "prune", REPO_LOCK_EXCLUSIVE);
 }
 
 int cmd_check(int argc, char **argv)
 {
-	return maint_cmd(argc, argv, "check", 0);
+	return maint_cmd(argc, argv, "check", REPO_LOCK_SHARED);
 }
 
 /* ---- restore ---------------------------------------------------------- */
@@ -1155,6 +1192,9 @@ int cmd_restore(int argc, char **argv)
 		code = exit_for(ret);
 		goto out;
 	}
+	/* shared: snapshots and packs must not be pruned under us */
+	if (take_lock(r, REPO_LOCK_SHARED, "restore", NULL))
+		goto out;
 	ret = repo_snaps_load(r, &s, &n);
 	if (ret) {
 		fail_store(st, "cannot list snapshots", ret);

@@ -17,6 +17,12 @@
  * directory), and a sealed copy of the JSON into the repository under
  * drills/.
  *
+ * A drill holds the repository lock shared (backup/repo.h) from before
+ * it loads the snapshots until it has stored its report: backups run
+ * beside it, while a prune or forget is refused for that time (and a
+ * drill is refused while one of them runs: it then fails and alerts,
+ * since no drill took place).  verify and history take no lock.
+ *
  * SIGTERM, SIGINT and SIGHUP remove the scratch directory (plaintext)
  * before the drill dies of the signal.  The alert hook gets a cleaned
  * environment (hook_env()): no S3 keys, passphrase files or tokens.
@@ -208,8 +214,8 @@ static int open_repo(const struct dopts *o, struct store **stp,
 	r = repo_clock_check(*stp, server_nowp, why, whysize);
 	if (r == -PHV_ECLOCK)
 		cmd_fail("warning: %s", why);	/* a drill still runs */
-	    else if (r)
-		    return r;
+	else if (r)
+		return r;
 	r = repoopt_secret(o->repo_pass, 0, &sec);
 	if (r) {
 		snprintf(why, whysize, "no repository passphrase");
@@ -444,12 +450,16 @@ static int drill_main(struct dopts *o)
 	struct rendered rd = { { NULL } };
 	struct store *st = NULL;
 	struct repo *r = NULL;
-	char why[512] = "", *jpath = NULL, *key = NULL;
+	char why[1024] = "", *jpath = NULL, *key = NULL;
 	time_t now = 0;
 	int ret, f, status = EXIT_FAIL;
 
 	memset(&d, 0, sizeof(d));
 	ret = open_repo(o, &st, &r, &now, why, sizeof(why));
+	/* shared: backups may run beside a drill, prune and forget not */
+	if (!ret)
+		ret = repo_lock(r, REPO_LOCK_SHARED, "drill", NULL, why,
+				sizeof(why));
 	if (ret) {
 		cmd_fail("drill could not run: %s", why[0] ? why :
 			 phv_strerror(ret));
