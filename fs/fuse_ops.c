@@ -79,6 +79,8 @@ struct node {
 	int has_dirid;			/* dirs: tab_lock */
 	uint8_t dirid[DIRID_LEN];
 	struct node_fs *fs;		/* regular files; tab_lock to set */
+	int64_t link_size;		/* symlinks: target length + 1, 0 until
+					 * known (targets never change); atomic */
 };
 
 struct vol_fuse {
@@ -538,6 +540,15 @@ static void fix_stat(struct vol_fuse *f, struct node *n, int dirfd,
 		char enc[4096], plain[4097];
 		ssize_t len;
 
+		/*
+		 * The length needs a decryption, and reading the backing
+		 * link may advance its atime (relatime): once per node.
+		 */
+		len = n ? __atomic_load_n(&n->link_size, __ATOMIC_RELAXED) : 0;
+		if (len > 0) {
+			st->st_size = len - 1;
+			return;
+		}
 		if (bname)
 			len = readlinkat(dirfd, bname, enc, sizeof(enc) - 1);
 		else
@@ -548,6 +559,9 @@ static void fix_stat(struct vol_fuse *f, struct node *n, int dirfd,
 					      sizeof(plain));
 		}
 		st->st_size = len < 0 ? 0 : len;
+		if (n && len >= 0)
+			__atomic_store_n(&n->link_size, (int64_t)len + 1,
+					 __ATOMIC_RELAXED);
 	}
 }
 

@@ -14,7 +14,12 @@
 
 #include <stddef.h>
 
-#define JBUF_MAX	8192
+/*
+ * Room for two PATH_MAX paths escaped at worst (\u00XX, 6 bytes a byte:
+ * a rename) plus every other field, so that no name, however crafted,
+ * can push a path out of its record.
+ */
+#define JBUF_MAX	65536
 
 struct jbuf {
 	size_t len;

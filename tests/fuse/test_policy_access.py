@@ -216,3 +216,27 @@ def test_no_caller_inherits_another_callers_lookup(pvol, users):
         # root is not in the policy either
         assert subprocess.run(["stat", chart],
                               capture_output=True).returncode != 0
+
+
+def test_crafted_names_cannot_push_paths_out_of_records(pvol, users):
+    """A rename deep in a tree of names made of control characters
+    (each escaped to six bytes in JSON) still records both paths."""
+    ad = users["admin"]
+    script = r"""
+import os, sys
+base = sys.argv[1]
+name = "\x01" * 240
+p = base
+for i in range(15):
+    p = os.path.join(p, name + "%02d" % i)
+os.makedirs(p)
+open(os.path.join(p, "a"), "w").write("x")
+os.rename(os.path.join(p, "a"), os.path.join(p, "b"))
+"""
+    r = as_user(ad, "/usr/bin/python3", "-c", script, pvol.p("patients"))
+    assert ok(r), r.stderr
+    recs = [x for x in records(pvol.audit) if x["type"] == "rename"]
+    assert recs, "no rename record"
+    x = recs[-1]
+    assert x["path"].endswith("14/a") and x["path2"].endswith("14/b")
+    assert x["path"].count("\x01") == 240 * 15
