@@ -13,13 +13,22 @@
  * More than one process may append to the same log: the mount, and CLI
  * commands (key actions, policy set) that write directly when no mount
  * answers on a control socket, possibly while a mount is attaching its
- * guard.  So every change to the file also happens under flock(2) on the
- * active segment, after file_lock() has caught up with whatever others
- * appended since our last record (their lines advance seq, mac and chain
- * exactly as ours do) or, when another process rotated, moved on to the
- * new segment.  A rotation renames the segment while holding its lock and
- * takes the lock of the new one before letting go of the old, so a waiter
- * that wakes on the old inode sees that the name has moved on.
+ * guard.  So every change to the file also happens under flock(2) on a
+ * lock file beside it (LOG.lock, 0600: whoever may read the log for a
+ * shipper cannot stall the mount), after file_lock() has taken in what
+ * others appended since our last record, or followed a rotation they
+ * made.  Lines we did not write are not trusted: each must carry the
+ * next seq and a valid HMAC over our predecessor, and a new segment's
+ * header must name our last mac and chain.  At open, the active segment
+ * is checked the same way from its header and against the trusted state
+ * (the seq and mac at our last checkpoint, sealed in CIPHERDIR).
+ *
+ * A file that fails those checks was edited, cut short, replaced or
+ * removed behind our back.  It is never written to again: it is renamed
+ * out of the way as the segment it claimed to be (audit verify then names
+ * its first bad record), and a new segment continues the chain from the
+ * last record we can vouch for, opening with an "audit-tampered" record
+ * at alert level.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +44,7 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "common/b64.h"
@@ -53,6 +63,8 @@
 struct audit_log {
 	pthread_mutex_t lock;
 	int fd;				/* guarded by lock */
+	int lockfd;			/* LOG.lock, for flock(2) */
+	char *lock_path;
 	char *path;
 	char *state_path;
 	char *volume;
@@ -70,6 +82,15 @@ struct audit_log {
 	unsigned int since_cp;		/* guarded by lock */
 	time_t last_cp;			/* guarded by lock */
 	int failed;			/* guarded by lock */
+	dev_t dev;			/* the active segment we hold */
+	ino_t ino;
+};
+
+/* What file_lock() found wrong with the active segment. */
+struct tamper {
+	const char *why;
+	unsigned long long at;		/* seq of the first bad line */
+	unsigned long long seg;		/* the segment the file claimed */
 };
 
 int audit_keys_derive(const uint8_t key[32], struct audit_keys *k)
@@ -312,15 +333,37 @@ static int header_locked(struct audit_log *l)
 
 static int open_active(struct audit_log *l)
 {
+	struct stat st;
+
 	l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 		     O_NOFOLLOW, 0600);
-	return l->fd < 0 ? -errno : 0;
+	if (l->fd < 0)
+		return -errno;
+	if (fstat(l->fd, &st)) {
+		close(l->fd);
+		l->fd = -1;
+		return -errno;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->size = 0;		/* nothing of it accounted for yet */
+	l->seg_start = time(NULL);
+	return 0;
+}
+
+/* Start segment l->segment + 1 after the current one, now renamed. */
+static int next_segment(struct audit_log *l)
+{
+	close(l->fd);
+	l->fd = -1;
+	l->segment++;
+	return open_active(l) ?: header_locked(l);
 }
 
 static int rotate_locked(struct audit_log *l)
 {
 	char old[4096];
-	int r, fd;
+	int r;
 
 	r = checkpoint_locked(l);
 	if (r)
@@ -328,66 +371,99 @@ static int rotate_locked(struct audit_log *l)
 	snprintf(old, sizeof(old), "%s.%06llu", l->path, l->segment);
 	if (fsync(l->fd) || rename(l->path, old))
 		return -errno;
-	/* hold the new segment's lock before the old one's goes */
-	fd = l->fd;
-	r = open_active(l);
-	if (!r && flock(l->fd, LOCK_EX) < 0)
-		r = -errno;
-	close(fd);
-	if (r)
-		return r;
-	l->size = 0;
-	l->segment++;
-	return header_locked(l);
+	return next_segment(l);
 }
 
 /*
- * Fold lines [0, len) of buf, read at offset off of the active segment,
- * into seq, mac and chain; *goodp is the length of the complete lines.
- * The first line of a segment (off 0) is its header and sets the segment
- * number and the chain carried over from the previous one.
+ * Check and fold lines [0, len) of buf, read at offset off of the active
+ * segment, into seq, mac and chain; *goodp is the length of the complete
+ * lines taken.  The first line of a segment (off 0) is its header: with
+ * a predecessor (have_prev) it must continue it, without one it sets it.
+ * Every line must carry the next seq and a valid HMAC.  A line that does
+ * not fills *t and stops the fold (what came before it stays taken).
  */
 static int fold_lines(struct audit_log *l, const char *buf, size_t len,
-		      unsigned long long off, size_t *goodp)
+		      unsigned long long off, int have_prev, size_t *goodp,
+		      struct tamper *t)
 {
 	const char *p = buf, *nl, *mf;
 	char mac64[64], pub[AUDIT_PUB_B64_LEN + 8];
-	long long v;
+	uint8_t mac[32], want[32], prev[32];
+	long long v, seg;
 	size_t n;
 
 	*goodp = 0;
 	while ((nl = memchr(p, '\n', len - (p - buf)))) {
 		n = nl - p;
-		if (jsonl_get_ll(p, n, "seq", &v) || v <= 0 ||
+		mf = memmem(p, n, AUDIT_MAC_FIELD, sizeof(AUDIT_MAC_FIELD) - 1);
+		if (jsonl_get_ll(p, n, "seq", &v) || v <= 0 || !mf ||
 		    jsonl_get(p, n, "mac", mac64, sizeof(mac64)) != 1 ||
-		    audit_b64_exact(mac64, l->mac, 32))
-			return -PHV_EFORMAT;
-		mf = strstr(p, AUDIT_MAC_FIELD);
-		if (!mf || mf > nl)
-			return -PHV_EFORMAT;
-		l->seq = v;
+		    audit_b64_exact(mac64, mac, 32)) {
+			t->why = "a line that is not an audit record";
+			t->at = l->seq + 1;
+			return 0;
+		}
 		if (off == 0 && p == buf) {
 			/* a log another volume signs: never chain onto it */
 			if (jsonl_get(p, n, "pubkey", pub, sizeof(pub)) != 1 ||
 			    strcmp(pub, l->pub64)) {
-				log_err("audit log %s belongs to another volume "
-					"(its header names another signing "
-					"key); give this volume its own log "
-					"(--audit-log, or a distinct "
+				log_err("audit log %s belongs to another "
+					"volume (its header names another "
+					"signing key); give this volume its "
+					"own log (--audit-log, or a distinct "
 					"--volume-name)", l->path);
 				return -PHV_EAUTH;
 			}
-			if (jsonl_get_ll(p, n, "segment", &v) ||
-			    jsonl_get(p, n, "prev_chain", mac64,
+			if (jsonl_get_ll(p, n, "segment", &seg) || seg <= 0 ||
+			    jsonl_get(p, n, "prev_mac", mac64,
 				      sizeof(mac64)) != 1 ||
-			    audit_b64_exact(mac64, l->chain, 32))
-				return -PHV_EFORMAT;
-			l->segment = v;
+			    audit_b64_exact(mac64, prev, 32) ||
+			    jsonl_get(p, n, "prev_chain", mac64,
+				      sizeof(mac64)) != 1) {
+				t->why = "a damaged segment header";
+				t->at = (unsigned long long)v;
+				return 0;
+			}
+			if (have_prev) {
+				uint8_t ch[32];
+
+				if (audit_b64_exact(mac64, ch, 32) ||
+				    memcmp(ch, l->chain, 32) ||
+				    memcmp(prev, l->mac, 32) ||
+				    (unsigned long long)v != l->seq + 1) {
+					t->why = "a segment that does not "
+						 "continue the chain";
+					t->at = (unsigned long long)v;
+					return 0;
+				}
+			} else {
+				if (audit_b64_exact(mac64, l->chain, 32)) {
+					t->why = "a damaged segment header";
+					t->at = (unsigned long long)v;
+					return 0;
+				}
+				memcpy(l->mac, prev, 32);
+				l->seq = (unsigned long long)v - 1;
+			}
+			l->segment = (unsigned long long)seg;
+		} else if ((unsigned long long)v != l->seq + 1) {
+			t->why = "a gap or a repeat in the sequence";
+			t->at = l->seq + 1;
+			return 0;
 		}
+		if (audit_record_mac(l->keys->hmac, l->mac, p, mf - p, want))
+			return -PHV_ECRYPTO;
+		if (CRYPTO_memcmp(want, mac, 32)) {
+			t->why = "a record whose HMAC does not verify";
+			t->at = (unsigned long long)v;
+			return 0;
+		}
+		l->seq = (unsigned long long)v;
+		memcpy(l->mac, mac, 32);
 		audit_chain_step(l->chain, p, n);
 		p = nl + 1;
+		*goodp = p - buf;
 	}
-	*goodp = p - buf;
 	return 0;
 }
 
@@ -397,7 +473,8 @@ static int fold_lines(struct audit_log *l, const char *buf, size_t len,
  * died mid-write left: it is cut off and a "recovered" record says how
  * many bytes went.  Caller holds both locks.
  */
-static int catch_up(struct audit_log *l, unsigned long long end)
+static int catch_up(struct audit_log *l, const char *path,
+		    unsigned long long end, int have_prev, struct tamper *t)
 {
 	char *buf = malloc(CATCHUP_CHUNK + LINE_MAX_BYTES);
 	size_t have = 0, good;
@@ -408,7 +485,7 @@ static int catch_up(struct audit_log *l, unsigned long long end)
 
 	if (!buf)
 		return -ENOMEM;
-	rfd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (rfd < 0) {
 		free(buf);
 		return -errno;
@@ -420,22 +497,29 @@ static int catch_up(struct audit_log *l, unsigned long long end)
 			break;
 		}
 		have += got;
-		r = fold_lines(l, buf, have, off, &good);
-		if (r)
+		r = fold_lines(l, buf, have, off, have_prev || off > 0, &good,
+			       t);
+		off += good;
+		if (r || t->why)
 			break;
 		if (!good && have >= LINE_MAX_BYTES) {
-			r = -PHV_EFORMAT;	/* no line is that long */
+			t->why = "a line longer than any record";
+			t->at = l->seq + 1;
 			break;
 		}
 		memmove(buf, buf + good, have - good);
 		have -= good;
-		off += good;
 	}
 	close(rfd);
 	free(buf);
-	if (r)
-		return r;
 	l->size = off;
+	if (r || t->why)
+		return r;
+	if (off < end && strcmp(path, l->path)) {
+		t->why = "a rotated segment that ends in the middle of a line";
+		t->at = l->seq + 1;
+		return 0;
+	}
 	if (off < end) {
 		if (ftruncate(l->fd, off))
 			return -errno;
@@ -448,51 +532,176 @@ static int catch_up(struct audit_log *l, unsigned long long end)
 }
 
 /*
- * Take the inter-process lock of the active segment and bring seq, mac
- * and chain up to date with it; a new, empty segment gets its header.
- * Caller holds l->lock; file_unlock() undoes.
+ * Check, at open, the active segment against the trusted state (seq,
+ * mac and chain at our last checkpoint, and its segment): a state that
+ * names a later segment or a record we did not find means records were
+ * cut off or an older file put back; the same seq with another mac means
+ * a replaced file.  Then the chain continues from what the state vouches
+ * for, after quarantine().
+ */
+static void check_state(struct audit_log *l, struct tamper *t)
+{
+	unsigned long long seq, seg;
+	char *body = NULL, mac64[64], ch64[64];
+	uint8_t mac[32], chain[32];
+	size_t len;
+
+	if (!l->state_path || sealed_read(l->state_path, "audit-state",
+					  l->keys->hmac, &body, &len))
+		goto out;	/* no state yet, or none we can trust */
+	if (sscanf(body, "seq %llu\nmac %63s\nchain %63s\nsegment %llu",
+		   &seq, mac64, ch64, &seg) != 4 ||
+	    audit_b64_exact(mac64, mac, 32) ||
+	    audit_b64_exact(ch64, chain, 32))
+		goto out;
+	if (seg > l->segment || (seg == l->segment && seq > l->seq))
+		t->why = "records the trusted state saw are missing";
+	else if (seg == l->segment && seq == l->seq &&
+		 CRYPTO_memcmp(mac, l->mac, 32))
+		t->why = "its last record differs from the trusted state";
+	else
+		goto out;
+	t->at = l->seq + 1;
+	t->seg = l->segment;
+	l->seq = seq;
+	memcpy(l->mac, mac, 32);
+	memcpy(l->chain, chain, 32);
+	l->segment = seg;
+out:
+	free(body);
+}
+
+/*
+ * The active segment failed a check: rename it out of the way as the
+ * segment it is, start a new one that continues from the last record we
+ * vouch for, and say what happened there.
+ */
+static int quarantine(struct audit_log *l, const struct tamper *t)
+{
+	char old[4200];
+	struct jbuf j;
+	int r;
+
+	snprintf(old, sizeof(old), "%s.%06llu", l->path, t->seg);
+	if (renameat2(AT_FDCWD, l->path, AT_FDCWD, old, RENAME_NOREPLACE)) {
+		snprintf(old, sizeof(old), "%s.%06llu.tampered-%lld", l->path,
+			 t->seg, (long long)time(NULL));
+		if (rename(l->path, old)) {
+			if (errno != ENOENT)
+				return -errno;
+			snprintf(old, sizeof(old), "(nothing: it was gone)");
+		}
+	}
+	log_err("audit log %s was changed behind the mount's back (%s, at "
+		"record %llu); kept as %s, continuing in a new segment",
+		l->path, t->why, t->at, old);
+	r = next_segment(l);
+	if (r)
+		return r;
+	jbuf_init(&j);
+	jbuf_str(&j, "type", "audit-tampered");
+	jbuf_str(&j, "level", "alert");
+	jbuf_str(&j, "reason", t->why);
+	jbuf_int(&j, "at_seq", (long long)t->at);
+	jbuf_str(&j, "kept_as", old);
+	return emit_locked(l, AUDIT_ALERT, j.b);
+}
+
+/*
+ * The name no longer leads to our segment.  Another writer's rotation
+ * left it under its segment name: take in what was added to it, then
+ * every segment rotated after it, and open the active one (the caller
+ * takes that in).  Anything else is tampering.
+ */
+static int follow(struct audit_log *l, struct tamper *t)
+{
+	char seg[4200];
+	struct stat st;
+	int r;
+
+	snprintf(seg, sizeof(seg), "%s.%06llu", l->path, l->segment);
+	if (stat(seg, &st) || st.st_dev != l->dev || st.st_ino != l->ino ||
+	    (unsigned long long)st.st_size < l->size) {
+		t->why = "the active segment was removed or replaced";
+		t->at = l->seq + 1;
+		return 0;
+	}
+	if ((unsigned long long)st.st_size > l->size) {
+		r = catch_up(l, seg, (unsigned long long)st.st_size, 1, t);
+		if (r || t->why)
+			return r;
+	}
+	close(l->fd);
+	l->fd = -1;
+	for (;;) {
+		snprintf(seg, sizeof(seg), "%s.%06llu", l->path,
+			 l->segment + 1);
+		if (stat(seg, &st))
+			break;
+		l->size = 0;
+		r = catch_up(l, seg, (unsigned long long)st.st_size, 1, t);
+		if (r || t->why)
+			return r;
+	}
+	return open_active(l);
+}
+
+/*
+ * Take the inter-process lock and bring seq, mac and chain up to date
+ * with the active segment (see the top of this file); a new, empty
+ * segment gets its header.  Caller holds l->lock; file_unlock() undoes.
  */
 static int file_lock(struct audit_log *l)
 {
-	struct stat fst, pst;
-	int r;
+	struct tamper t = { NULL, 0 };
+	int fresh = l->fd < 0, have_prev = !fresh, r;
+	struct stat st;
 
-	for (;;) {
-		if (l->fd < 0) {
-			r = open_active(l);
-			if (r)
-				return r;
-			l->size = 0;	/* a segment we have not read yet */
-			l->seg_start = time(NULL);
-		}
-		if (flock(l->fd, LOCK_EX) < 0 || fstat(l->fd, &fst) < 0)
-			return -errno;
-		if (!stat(l->path, &pst) && pst.st_ino == fst.st_ino &&
-		    pst.st_dev == fst.st_dev)
-			break;
-		/* another process rotated (or the file was removed) */
-		close(l->fd);
-		l->fd = -1;
+	if (flock(l->lockfd, LOCK_EX) < 0)
+		return -errno;
+	if (!fresh && (stat(l->path, &st) || st.st_dev != l->dev ||
+		       st.st_ino != l->ino)) {
+		r = follow(l, &t);
+		if (r)
+			return r;
+		if (t.why)
+			goto tampered;
+	} else if (fresh) {
+		r = open_active(l);
+		if (r)
+			return r;
 	}
-	if ((unsigned long long)fst.st_size < l->size)
-		l->size = 0;	/* cut short behind our back: re-read */
-	if (l->size == 0 && fst.st_size > 0) {
-		l->seq = 0;	/* the header restores mac and chain */
-		memset(l->mac, 0, sizeof(l->mac));
+	if (fstat(l->fd, &st))
+		return -errno;
+	if ((unsigned long long)st.st_size < l->size) {
+		t.why = "the active segment was cut short";
+		t.at = l->seq + 1;
+		goto tampered;
 	}
-	if ((unsigned long long)fst.st_size > l->size)
-		r = catch_up(l, (unsigned long long)fst.st_size);
-	else
-		r = 0;
-	if (!r && l->size == 0)
-		r = header_locked(l);
-	return r;
+	if ((unsigned long long)st.st_size > l->size) {
+		r = catch_up(l, l->path, (unsigned long long)st.st_size,
+			     l->size > 0 || have_prev, &t);
+		if (r)
+			return r;
+		if (t.why)
+			goto tampered;
+	}
+	if (fresh)
+		check_state(l, &t);
+	if (t.why)
+		goto tampered;
+	if (l->size == 0)
+		return header_locked(l);
+	return 0;
+tampered:
+	if (!t.seg)
+		t.seg = l->segment;
+	return quarantine(l, &t);
 }
 
 static void file_unlock(struct audit_log *l)
 {
-	if (l->fd >= 0)
-		flock(l->fd, LOCK_UN);
+	flock(l->lockfd, LOCK_UN);
 }
 
 /* is a checkpoint or a rotation due? caller holds l->lock */
@@ -610,7 +819,15 @@ static int audit_init(struct audit_log *l, const struct audit_opts *o,
 		return r;
 	l->segment = 1;
 	l->last_cp = time(NULL);
-	r = file_lock(l);	/* reads what is there, or writes a header */
+	if (asprintf(&l->lock_path, "%s.lock", o->path) < 0) {
+		l->lock_path = NULL;
+		return -ENOMEM;
+	}
+	l->lockfd = open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC |
+			 O_NOFOLLOW, 0600);
+	if (l->lockfd < 0)
+		return -errno;
+	r = file_lock(l);	/* checks what is there, or writes a header */
 	file_unlock(l);
 	return r;
 }
@@ -628,6 +845,7 @@ int audit_open(const struct audit_opts *o,
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
 	l->fd = -1;
+	l->lockfd = -1;
 	r = audit_init(l, o, key);
 	if (r) {
 		l->since_cp = 0;	/* nothing to checkpoint on the way out */
@@ -643,9 +861,11 @@ void audit_close(struct audit_log *l)
 	if (!l)
 		return;
 	pthread_mutex_lock(&l->lock);
-	if (l->fd >= 0 && !l->failed && l->since_cp && !file_lock(l))
+	if (l->fd >= 0 && l->lockfd >= 0 && !l->failed && l->since_cp &&
+	    !file_lock(l)) {
 		checkpoint_locked(l);
-	file_unlock(l);
+		file_unlock(l);
+	}
 	if (l->fd >= 0) {
 		fdatasync(l->fd);
 		close(l->fd);
@@ -654,6 +874,9 @@ void audit_close(struct audit_log *l)
 	pthread_mutex_destroy(&l->lock);
 	EVP_PKEY_free(l->signer);
 	secmem_free(l->keys, sizeof(*l->keys));
+	if (l->lockfd >= 0)
+		close(l->lockfd);
+	free(l->lock_path);
 	free(l->path);
 	free(l->volume);
 	free(l->state_path);

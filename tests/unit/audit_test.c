@@ -435,6 +435,124 @@ static void test_foreign_log_refused(void **state)
 	verify_all(logp, NULL);
 }
 
+/* verify every segment of path: with the key and state, or public only */
+static int verify_set(const char *path, const char *state_path, int keyed)
+{
+	struct audit_verify_opts vo = { .key = keyed ? key : NULL,
+					.state_path = state_path };
+	struct audit_verify_result res;
+	char **files = NULL;
+	int n, r;
+
+	assert_int_equal(audit_segments(path, &files, &n), 0);
+	r = audit_verify(files, n, &vo, &res);
+	audit_segments_free(files, n);
+	return r;
+}
+
+static int count_type(const char *path, const char *type)
+{
+	char buf[65536], want[64];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
+	while (fgets(buf, sizeof(buf), f))
+		n += strstr(buf, want) != NULL;
+	fclose(f);
+	return n;
+}
+
+static struct audit_log *open_with_state(const char *name)
+{
+	struct audit_opts o = { 0 };
+	struct audit_log *l = NULL;
+
+	snprintf(logp, sizeof(logp), "%s/%s.jsonl", dir, name);
+	snprintf(statep, sizeof(statep), "%s/%s.state", dir, name);
+	o.path = logp;
+	o.volume = "v";
+	o.state_path = statep;
+	assert_int_equal(audit_open(&o, key, &l), 0);
+	return l;
+}
+
+static off_t first_lines(const char *path, int k)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+	off_t len = 0;
+
+	assert_non_null(f);
+	while (k-- > 0 && fgets(buf, sizeof(buf), f))
+		len += (off_t)strlen(buf);
+	fclose(f);
+	return len;
+}
+
+/* cutting the active segment short under a running writer is caught,
+ * not folded in and then blessed by the next checkpoint */
+static void test_cut_while_open(void **state)
+{
+	struct audit_log *l = open_with_state("cut");
+	int i;
+
+	for (i = 0; i < 50; i++)
+		emit_one(l, "open", i);
+	assert_int_equal(audit_checkpoint(l), 0);
+	assert_int_equal(truncate(logp, first_lines(logp, 3)), 0);
+	for (i = 0; i < 5; i++)
+		emit_one(l, "open", 100 + i);
+	audit_close(l);
+	assert_int_equal(count_type(logp, "audit-tampered"), 1);
+	assert_int_not_equal(verify_set(logp, statep, 1), 0);
+	assert_int_not_equal(verify_set(logp, NULL, 0), 0);
+}
+
+/* a line appended by someone without the key is not taken in */
+static void test_forged_line_while_open(void **state)
+{
+	struct audit_log *l = open_with_state("forged");
+	FILE *f;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		emit_one(l, "open", i);
+	f = fopen(logp, "a");
+	assert_non_null(f);
+	fprintf(f, "{\"seq\":12,\"ts\":\"2026-12-04T21:22:00.000Z\","
+		"\"type\":\"revoke\",\"mac\":\"%s\"}\n",
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	fclose(f);
+	emit_one(l, "open", 99);
+	assert_int_equal(audit_checkpoint(l), 0);
+	audit_close(l);
+	assert_int_equal(count_type(logp, "audit-tampered"), 1);
+	/* the checkpoints never covered the forged line: public-key
+	 * verification alone reports it too */
+	assert_int_not_equal(verify_set(logp, NULL, 0), 0);
+}
+
+/* a log cut short while nothing had it open is caught at the next open
+ * against the trusted state, which is not overwritten to match */
+static void test_cut_while_closed(void **state)
+{
+	struct audit_log *l = open_with_state("closed");
+	int i;
+
+	for (i = 0; i < 30; i++)
+		emit_one(l, "open", i);
+	audit_close(l);
+	assert_int_equal(verify_set(logp, statep, 1), 0);
+	assert_int_equal(truncate(logp, first_lines(logp, 5)), 0);
+	l = open_with_state("closed");
+	emit_one(l, "mount", 0);
+	audit_close(l);
+	assert_int_equal(count_type(logp, "audit-tampered"), 1);
+	assert_int_not_equal(verify_set(logp, statep, 1), 0);
+}
+
 static int teardown(void **state)
 {
 	char cmd[300];
@@ -459,6 +577,9 @@ int main(void)
 		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_two_processes),
 		cmocka_unit_test(test_foreign_log_refused),
+		cmocka_unit_test(test_cut_while_open),
+		cmocka_unit_test(test_forged_line_while_open),
+		cmocka_unit_test(test_cut_while_closed),
 		cmocka_unit_test(test_alert_hook),
 	};
 
