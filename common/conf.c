@@ -63,6 +63,12 @@ static const struct conf_key_info keys[CONF_NKEYS] = {
 		"PHIVAULT_AUDIT_LOG", "/var/log/phivault/%n.audit.jsonl" },
 	[CONF_AUDIT_PUBKEY] = { "audit-pubkey", CONF_T_STRING,
 		"PHIVAULT_AUDIT_PUBKEY", NULL },
+	[CONF_AUDIT_ROTATE_SIZE] = { "audit-rotate-size", CONF_T_SIZE,
+		"PHIVAULT_AUDIT_ROTATE_SIZE", "64M" },
+	[CONF_AUDIT_ROTATE_AGE] = { "audit-rotate-age", CONF_T_AGE,
+		"PHIVAULT_AUDIT_ROTATE_AGE", "1d" },
+	[CONF_AUDIT_SYSLOG] = { "audit-syslog", CONF_T_BOOL,
+		"PHIVAULT_AUDIT_SYSLOG", "no" },
 	[CONF_SOCKET] = { "socket", CONF_T_PATH,
 		"PHIVAULT_SOCKET", NULL },
 	[CONF_REPOSITORY] = { "repository", CONF_T_REPO,
@@ -163,6 +169,62 @@ int conf_parse_duration(const char *s, int64_t *secsp)
 			      secsp);
 }
 
+int conf_parse_size(const char *s, uint64_t *bytesp)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	uint64_t v;
+	char *end;
+	int shift;
+
+	if (!strcmp(s, "off")) {
+		*bytesp = 0;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	shift = 0;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1])
+			return -EINVAL;
+		shift = 10 * (int)(u - units + 1);
+	}
+	if (v > (UINT64_MAX >> shift) || (v << shift) < CONF_SIZE_MIN)
+		return -EINVAL;
+	*bytesp = v << shift;
+	return 0;
+}
+
+int conf_parse_age(const char *s, int64_t *secsp)
+{
+	int64_t n;
+
+	if (!strcmp(s, "off")) {
+		*secsp = 0;
+		return 0;
+	}
+	if (conf_parse_duration(s, &n) || n < CONF_AGE_MIN)
+		return -EINVAL;
+	*secsp = n;
+	return 0;
+}
+
+int conf_parse_bool(const char *s, int *onp)
+{
+	if (!strcmp(s, "yes"))
+		*onp = 1;
+	else if (!strcmp(s, "no"))
+		*onp = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int parse_count(const char *s, int64_t *np)
 {
 	char *end;
@@ -194,7 +256,9 @@ static int parse_fraction(const char *s)
 /* Check v as a value of type t; a reason on failure, NULL when fine. */
 static const char *check_value(enum conf_type t, const char *v)
 {
+	uint64_t u;
 	int64_t n;
+	int b;
 
 	switch (t) {
 	case CONF_T_PATH:
@@ -225,6 +289,16 @@ static const char *check_value(enum conf_type t, const char *v)
 	case CONF_T_FRACTION:
 		return parse_fraction(v) ?
 			"must be a fraction in (0, 1], like 0.1" : NULL;
+	case CONF_T_SIZE:
+		return conf_parse_size(v, &u) ?
+			"must be a size of at least 4K, like 64M or 1G, or "
+			"off" : NULL;
+	case CONF_T_AGE:
+		return conf_parse_age(v, &n) ?
+			"must be a duration of at least 1m, like 1d or 12h, "
+			"or off" : NULL;
+	case CONF_T_BOOL:
+		return conf_parse_bool(v, &b) ? "must be yes or no" : NULL;
 	}
 	return "has an unknown type";
 }

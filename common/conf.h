@@ -53,6 +53,9 @@ enum conf_key {
 	CONF_POLICY,
 	CONF_AUDIT_LOG,
 	CONF_AUDIT_PUBKEY,
+	CONF_AUDIT_ROTATE_SIZE,
+	CONF_AUDIT_ROTATE_AGE,
+	CONF_AUDIT_SYSLOG,
 	CONF_SOCKET,
 	CONF_REPOSITORY,
 	CONF_REPO_PASSPHRASE_FILE,
@@ -86,6 +89,9 @@ enum conf_type {
 	CONF_T_DURATION,	/* N[s|m|h|d|w|y], N > 0 (bare N: days) */
 	CONF_T_LOCK_MODE,	/* governance, compliance or none */
 	CONF_T_FRACTION,	/* decimal in (0, 1] */
+	CONF_T_SIZE,		/* N[K|M|G|T] (powers of 1024) or off */
+	CONF_T_AGE,		/* a duration as above, or off */
+	CONF_T_BOOL,		/* yes or no */
 };
 
 struct conf_key_info {
@@ -152,6 +158,17 @@ int64_t conf_get_num(const struct conf *c, enum conf_key k);
 /* Parse "90d", "26h", "30m", "45s", "2w", "1y", "7" (days) to seconds,
  * at most 1000000 of the unit (duration_parse()); 0 or -EINVAL. */
 int conf_parse_duration(const char *s, int64_t *secsp);
+
+/* Audit rotation limits: a byte count "4096", "512K", "64M", "2G", "1T"
+ * (powers of 1024, at least CONF_SIZE_MIN), or a duration as above (at
+ * least CONF_AGE_MIN seconds); "off" is 0.  0 or -EINVAL. */
+#define CONF_SIZE_MIN	4096
+#define CONF_AGE_MIN	60
+int conf_parse_size(const char *s, uint64_t *bytesp);
+int conf_parse_age(const char *s, int64_t *secsp);
+
+/* "yes" is 1 and "no" is 0; 0 or -EINVAL. */
+int conf_parse_bool(const char *s, int *onp);
 
 /*
  * Export every set value with an env name as that variable, without

@@ -426,6 +426,9 @@ int cmd_mount(int argc, char **argv)
 		{ "control-socket", required_argument, NULL, 0x1203 },
 		{ "alert-hook", required_argument, NULL, 0x1204 },
 		{ "volume-name", required_argument, NULL, 0x1205 },
+		{ "audit-rotate-size", required_argument, NULL, 0x1206 },
+		{ "audit-rotate-age", required_argument, NULL, 0x1207 },
+		{ "audit-syslog", optional_argument, NULL, 0x1208 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct secret_opts so = { .env_file = UNLOCK_ENV_PASSFILE };
@@ -457,11 +460,19 @@ int cmd_mount(int argc, char **argv)
 			go.alert_hook = optarg;
 		else if (c == 0x1205)
 			go.volume_name = optarg;
+		else if (c == 0x1206)
+			go.rotate_size = optarg;
+		else if (c == 0x1207)
+			go.rotate_age = optarg;
+		else if (c == 0x1208)
+			go.syslog = optarg ? optarg : "yes";
 		else
 			return cmd_usage("mount", EXIT_USAGE);
 	}
 	if (optind != argc - 2)
 		return cmd_usage("mount", EXIT_USAGE);
+	if (mount_guard_check_opts(&go))
+		return EXIT_USAGE;
 	if (debug)
 		log_set_level(LOG_DEBUG);
 

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/conf.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/secmem.h"
@@ -54,6 +55,9 @@ struct mount_guard {
 	char grants_path[PATH_MAX + 32];
 	char state_path[PATH_MAX + 32];
 	const char *hook;		/* from argv or the environment */
+	unsigned long long rotate_bytes; /* 0: no size rotation */
+	unsigned int rotate_secs;	/* 0: no age rotation */
+	int use_syslog;
 	uint8_t *pkey, *akey;		/* secmem, GUARD_KEY_LEN each */
 	struct vol *vol;		/* the caller's; for the pins */
 	int has_policy;			/* at prepare time */
@@ -106,6 +110,132 @@ static int guard_path(char *out, const char *opt, const char *env,
 		return absolute(out, v);
 	n = snprintf(out, PATH_MAX, "%s/%s%s", dir, name, suffix);
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* One audit setting: *vp from opt, $env or def; the name to blame. */
+static const char *setting(const char *opt, const char *optname,
+			   const char *env, const char *def, const char **vp)
+{
+	const char *e = getenv(env);
+
+	if (opt) {
+		*vp = opt;
+		return optname;
+	}
+	*vp = e && *e ? e : def;
+	return e && *e ? env : "the default";
+}
+
+static int audit_settings(const struct mount_guard_opts *o,
+			  unsigned long long *bytesp, unsigned int *secsp,
+			  int *syslogp)
+{
+	const char *v, *from;
+	uint64_t bytes;
+	int64_t secs;
+
+	from = setting(o->rotate_size, "--audit-rotate-size",
+		       "PHIVAULT_AUDIT_ROTATE_SIZE", MOUNT_GUARD_ROTATE_SIZE,
+		       &v);
+	if (conf_parse_size(v, &bytes)) {
+		fprintf(stderr, "phivault mount: %s '%s' is not an audit "
+			"rotation size: give at least 4K, like 64M or 1G "
+			"(K, M, G, T: powers of 1024), or off\n", from, v);
+		return -EINVAL;
+	}
+	from = setting(o->rotate_age, "--audit-rotate-age",
+		       "PHIVAULT_AUDIT_ROTATE_AGE", MOUNT_GUARD_ROTATE_AGE, &v);
+	if (conf_parse_age(v, &secs) || secs > UINT_MAX) {
+		fprintf(stderr, "phivault mount: %s '%s' is not an audit "
+			"rotation age: give at least 1m, like 1d, 12h or 1w "
+			"(a bare number counts days), or off\n", from, v);
+		return -EINVAL;
+	}
+	from = setting(o->syslog, "--audit-syslog", "PHIVAULT_AUDIT_SYSLOG",
+		       "no", &v);
+	if (conf_parse_bool(v, syslogp)) {
+		fprintf(stderr, "phivault mount: %s '%s' must be yes or no\n",
+			from, v);
+		return -EINVAL;
+	}
+	*bytesp = bytes;
+	*secsp = (unsigned int)secs;
+	return 0;
+}
+
+int mount_guard_check_opts(const struct mount_guard_opts *o)
+{
+	unsigned long long bytes;
+	unsigned int secs;
+	int on;
+
+	return audit_settings(o, &bytes, &secs, &on);
+}
+
+int mount_guard_exposed(const char *cipherdir, uid_t uid, char *why,
+			size_t size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (!realpath(cipherdir, path))
+		return -errno;
+	for (;;) {
+		if (stat(path, &st))
+			return -errno;
+		if (st.st_uid != uid && st.st_uid != 0) {
+			snprintf(why, size, "%s belongs to uid %u, who can "
+				 "open it to everyone or move it",
+				 path, (unsigned int)st.st_uid);
+			return 1;
+		}
+		if (!(st.st_mode & (S_IXGRP | S_IXOTH)))
+			return 0;	/* nobody else gets past this one */
+		if (!strcmp(path, "/"))
+			break;
+		slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	snprintf(why, size, "no directory from / down to %s is closed to "
+		 "other users (mode 0700)", cipherdir);
+	return 1;
+}
+
+/*
+ * A policy is enforced but the backing directory is open to other users:
+ * say so loudly, on stderr in the foreground (to_log 0) or in the log.
+ * Not a refusal: see docs/OPERATIONS.md, "Where the backing directory
+ * lives".
+ */
+static void warn_exposed(const struct mount_guard *mg, int to_log)
+{
+	char why[PATH_MAX + 128];
+	int r;
+
+	r = mount_guard_exposed(mg->cipherdir, geteuid(), why, sizeof(why));
+	if (r <= 0)
+		return;
+	if (to_log) {
+		log_warn("%s: other users can reach the backing directory "
+			 "past the access policy (%s): they can delete or "
+			 "replace files unaudited; put it inside a directory "
+			 "only root can enter (docs/OPERATIONS.md)",
+			 mg->cipherdir, why);
+		return;
+	}
+	fprintf(stderr, "phivault mount: warning: other users can reach the "
+		"backing directory %s without going through the access "
+		"policy: %s.  They can delete or replace ciphertext, the "
+		"policy and the grants file without any audit record, and "
+		"read the policy's paths and the grants' tickets and reasons.  "
+		"Put it inside a directory only root can enter, e.g. `mkdir "
+		"-m 700 /srv/phivault && mv %s /srv/phivault/`, and point "
+		"cipherdir there (docs/OPERATIONS.md)\n", mg->cipherdir, why,
+		mg->cipherdir);
 }
 
 static int resolve(struct mount_guard *mg, const char *cipherdir,
@@ -335,6 +465,9 @@ static int audit_probe(struct mount_guard *mg, int refused)
 	struct audit_opts ao = {
 		.path = mg->audit_path, .volume = mg->name,
 		.state_path = mg->state_path,
+		.rotate_bytes = mg->rotate_bytes,
+		.rotate_secs = mg->rotate_secs,
+		.use_syslog = mg->use_syslog,
 	};
 	struct audit_log *l = NULL;
 	struct jbuf j;
@@ -382,7 +515,10 @@ int mount_guard_prepare(struct vol *vol, const char *cipherdir,
 	if (!mg->pkey || !mg->akey)
 		goto fail;
 	mg->vol = vol;
-	r = resolve(mg, cipherdir, o);
+	r = audit_settings(o, &mg->rotate_bytes, &mg->rotate_secs,
+			   &mg->use_syslog);
+	if (!r)
+		r = resolve(mg, cipherdir, o);
 	if (r) {
 		if (r != -EINVAL)
 			fprintf(stderr, "phivault mount: %s: %s\n", cipherdir,
@@ -425,6 +561,7 @@ int mount_guard_prepare(struct vol *vol, const char *cipherdir,
 		goto fail;
 	}
 	mg->has_policy = 1;
+	warn_exposed(mg, 0);
 	r = audit_probe(mg, 0);
 	if (r)
 		goto fail;
@@ -442,7 +579,12 @@ static int attach(struct mount_guard *mg)
 		.cipherdir = mg->cipherdir,
 		.policy_key = mg->pkey,
 		.audit_key = mg->akey,
-		.audit = { .path = mg->audit_path, .volume = mg->name },
+		.audit = {
+			.path = mg->audit_path, .volume = mg->name,
+			.rotate_bytes = mg->rotate_bytes,
+			.rotate_secs = mg->rotate_secs,
+			.use_syslog = mg->use_syslog,
+		},
 		.socket_path = mg->socket,
 		.alert_hook = mg->hook,
 		.pin = pin_of_vol,
@@ -461,6 +603,8 @@ static int attach(struct mount_guard *mg)
 		return r;
 	mg->g = g;
 	vol_fuse_set_guard(mg->fu, g);
+	if (!mg->has_policy)
+		warn_exposed(mg, 1);	/* installed into a running mount */
 	log_notice("%s: access policy enforced; audit log %s, control "
 		   "socket %s", mg->cipherdir, mg->audit_path, mg->socket);
 	return 0;

@@ -19,6 +19,8 @@
 #define TOOLS_MOUNT_GUARD_H
 
 #include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 struct vol;
 struct vol_fuse;
@@ -32,8 +34,37 @@ struct mount_guard_opts {
 	const char *audit_log;		/* NULL: env or the default */
 	const char *socket;		/* NULL: env or the default */
 	const char *alert_hook;		/* NULL: env or none */
+	const char *rotate_size;	/* NULL: env or MOUNT_GUARD_ROTATE_SIZE */
+	const char *rotate_age;		/* NULL: env or MOUNT_GUARD_ROTATE_AGE */
+	const char *syslog;		/* "yes"/"no"; NULL: env or "no" */
 	int require;			/* --policy: no policy is an error */
 };
+
+/* Audit rotation defaults (docs/CONFIG.md): a day of a busy ward is a few
+ * MiB, so most segments close by age and are one day each. */
+#define MOUNT_GUARD_ROTATE_SIZE	"64M"
+#define MOUNT_GUARD_ROTATE_AGE	"1d"
+
+/*
+ * Check the audit rotation and syslog settings of o (option, then
+ * PHIVAULT_AUDIT_ROTATE_SIZE, PHIVAULT_AUDIT_ROTATE_AGE,
+ * PHIVAULT_AUDIT_SYSLOG, then the defaults) without touching anything,
+ * so a typo is refused before the secret is asked for.  Returns 0, or
+ * -EINVAL after printing which setting is wrong and what it must be.
+ */
+int mount_guard_check_opts(const struct mount_guard_opts *o);
+
+/*
+ * Can a user other than uid and root get into cipherdir without going
+ * through the mount?  Only when no directory from cipherdir up to "/"
+ * is owned by uid or root and closed to group and others (no search
+ * bit for either), or when one that is not closed belongs to another
+ * user (who may chmod or rename it).  Returns 0 when closed, 1 when
+ * open with why (one sentence naming the directory) filled in, or a
+ * negative code when a directory could not be examined.
+ */
+int mount_guard_exposed(const char *cipherdir, uid_t uid, char *why,
+			size_t size);
 
 /* Where a mount of a volume keeps things (the same rules as below). */
 struct mount_guard_where {

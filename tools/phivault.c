@@ -29,8 +29,9 @@ static const struct cmd cmds[] = {
 	  "gives it; it is never taken from the command line." },
 	{ "mount", cmd_mount,
 	  "mount [-f] [-o OPTS] [--passphrase-file F | ...] [--policy] "
-	  "[--audit-log F] [--control-socket S] [--alert-hook CMD] "
-	  "[--volume-name N] CIPHERDIR MOUNTPOINT",
+	  "[--audit-log F] [--audit-rotate-size SIZE] "
+	  "[--audit-rotate-age AGE] [--audit-syslog] [--control-socket S] "
+	  "[--alert-hook CMD] [--volume-name N] CIPHERDIR MOUNTPOINT",
 	  "Unlock CIPHERDIR and mount its plaintext view at MOUNTPOINT.\n"
 	  "Runs in the background unless -f is given.  As root the mount is\n"
 	  "shared (allow_other, default_permissions).  Unmount with\n"
