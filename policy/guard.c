@@ -446,8 +446,10 @@ unsigned int guard_need(enum guard_op op, int arg, unsigned int *need2)
 	case GUARD_CREATE:
 		return POLICY_CREATE;
 	case GUARD_LINK:
+		/* whoever may write the new name may write the file through
+		 * it: only someone who may write the file can give it one */
 		*need2 = POLICY_CREATE;
-		return POLICY_READ;
+		return POLICY_READ | POLICY_WRITE;
 	case GUARD_UNLINK:
 	case GUARD_RMDIR:
 		return POLICY_DELETE;

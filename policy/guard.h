@@ -145,7 +145,8 @@ enum guard_op {
 	GUARD_MKDIR,	/* create on the new path */
 	GUARD_MKNOD,	/* create */
 	GUARD_SYMLINK,	/* create on the new link */
-	GUARD_LINK,	/* read on path, create on path2 (the new name) */
+	GUARD_LINK,	/* read and write on path, create on path2 (the
+			 * new name) */
 	GUARD_UNLINK,	/* delete */
 	GUARD_RMDIR,	/* delete */
 	GUARD_RENAME,	/* delete on path, create on path2, and delete on

@@ -240,3 +240,21 @@ os.rename(os.path.join(p, "a"), os.path.join(p, "b"))
     x = recs[-1]
     assert x["path"].endswith("14/a") and x["path2"].endswith("14/b")
     assert x["path"].count("\x01") == 240 * 15
+
+
+def test_link_cannot_turn_read_into_write(pvol, users):
+    """A clinician may read a chart and write in notes/: a hard link of
+    the chart into notes/ would let them write the chart."""
+    rd = users["reader"]
+    chart = pvol.p("patients", "7", "chart")
+    link = pvol.p("patients", "7", "notes", "l")
+    before = as_user(rd, "cat", chart).stdout
+    r = as_user(rd, "ln", chart, link)
+    assert not ok(r) and "denied" in r.stderr.lower(), r.stderr
+    assert not ok(as_user(rd, "test", "-e", link))
+    assert as_user(rd, "cat", chart).stdout == before
+    assert any(x["type"] == "deny" and x["path"] == "/patients/7/chart"
+               and x["user"] == rd.pw_name for x in records(pvol.audit))
+    # someone who may write the chart may still link it
+    ad = users["admin"]
+    assert ok(as_user(ad, "ln", chart, link))
