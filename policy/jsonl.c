@@ -29,14 +29,65 @@ static int put(struct jbuf *j, size_t *pos, const char *s, size_t n)
 	return 0;
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0.
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * JSON string body of s.  Control characters, and bytes that are not
+ * part of well-formed UTF-8 (a file name or process name can hold any),
+ * become \u00XX, so every line stays valid JSON; jsonl_get() turns
+ * \u00XX back into the byte XX, so our own readers get the exact bytes.
+ */
 static int put_escaped(struct jbuf *j, size_t *pos, const char *s)
 {
 	char esc[8];
 	unsigned char c;
+	size_t n;
 
 	for (; *s; s++) {
 		c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
+		if (c >= 0x80) {
+			n = utf8_len((const unsigned char *)s);
+			if (n) {
+				if (put(j, pos, s, n))
+					return -1;
+				s += n - 1;
+				continue;
+			}
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			if (put(j, pos, esc, 6))
+				return -1;
+		} else if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = c;
 			if (put(j, pos, esc, 2))

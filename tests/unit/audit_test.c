@@ -553,6 +553,24 @@ static void test_cut_while_closed(void **state)
 	assert_int_not_equal(verify_set(logp, statep, 1), 0);
 }
 
+/* any bytes in a name keep the line valid JSON and come back exact */
+static void test_jsonl_bytes(void **state)
+{
+	/* invalid 0xff, valid é, a surrogate (invalid), valid € */
+	static const char raw[] = "a\xff\xc3\xa9\xed\xa0\x80\xe2\x82\xac\x01";
+	char line[512], out[64];
+	struct jbuf j;
+
+	jbuf_init(&j);
+	jbuf_str(&j, "path", raw);
+	assert_string_equal(j.b, "\"path\":\"a\\u00ff\xc3\xa9\\u00ed\\u00a0"
+			    "\\u0080\xe2\x82\xac\\u0001\"");
+	snprintf(line, sizeof(line), "{%.500s}", j.b);
+	assert_int_equal(jsonl_get(line, strlen(line), "path", out,
+				   sizeof(out)), 1);
+	assert_string_equal(out, raw);
+}
+
 static int teardown(void **state)
 {
 	char cmd[300];
@@ -580,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_cut_while_open),
 		cmocka_unit_test(test_forged_line_while_open),
 		cmocka_unit_test(test_cut_while_closed),
+		cmocka_unit_test(test_jsonl_bytes),
 		cmocka_unit_test(test_alert_hook),
 	};
 
