@@ -218,8 +218,11 @@ static int emit_locked(struct audit_log *l, enum audit_level level,
 	if (l->failed)
 		return l->failed;
 	format_ts(ts, sizeof(ts));
-	n = snprintf(line, sizeof(line), "{\"seq\":%llu,\"ts\":\"%s\",%s",
-		     l->seq + 1, ts, body);
+	/* alert-level records say so, for whoever filters the log */
+	n = snprintf(line, sizeof(line), "{\"seq\":%llu,\"ts\":\"%s\",%s%s",
+		     l->seq + 1, ts, body,
+		     level == AUDIT_ALERT && !strstr(body, "\"level\":") ?
+		     ",\"level\":\"alert\"" : "");
 	if (n < 0 || (size_t)n + 64 >= sizeof(line))
 		return -E2BIG;
 	r = audit_record_mac(l->keys->hmac, l->mac, line, n, mac);

@@ -864,6 +864,10 @@ static void grants_refused(struct guard *g, int missing, uint64_t found,
 	jbuf_int(&j, "expected", (long long)want);
 	jbuf_str(&j, "action", "no grants loaded");
 	emit(g, AUDIT_ALERT, &j);
+	/* and the alert hook: someone tampered with the backing directory */
+	alerts_raise(g->alerts, (uint32_t)getuid(), "phivault",
+		     missing ? "grants-missing" : "grants-rollback", NULL,
+		     now_of(g));
 	if (missing)
 		log_err("%s is missing, but the volume recorded grants "
 			"generation %llu: no grants are loaded; give the "

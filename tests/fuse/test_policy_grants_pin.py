@@ -30,7 +30,7 @@ def cli(pw, vol, *args):
 def _mount(v):
     return run([PHIVAULT, "mount", "--passphrase-file", v.passfile,
                 "--audit-log", v.audit, "--control-socket", v.sock,
-                v.cipher, v.mnt], timeout=60)
+                "--alert-hook", v.hook, v.cipher, v.mnt], timeout=60)
 
 
 def _grants(v):
@@ -87,6 +87,10 @@ def test_older_grants_file_put_back(pvol, users, tmp_path):
     assert bad[0]["path"] == _grants(pvol)
     assert bad[0]["generation"] == file_gen_of(old)
     assert bad[0]["expected"] == conf_gen(pvol)
+    assert bad[0]["level"] == "alert"
+    # tampering with the backing directory reaches the alert hook too
+    assert wait_for(lambda: os.path.exists(pvol.hook_out) and
+                    "grants-rollback" in open(pvol.hook_out).read(), 5.0)
 
     # granting again works, and survives a remount without any alarm
     gid2 = grant(adm, bob, pvol, "T-2")
