@@ -5,7 +5,9 @@
  *
  * Checks, in order: the configuration file, the key source (it unlocks
  * the volume), the mount (mounted, statfs and a stat of the root answer),
- * the audit chain, the repository (reachable, the passphrase opens it),
+ * whether other users can reach the backing directory past an access
+ * policy, the audit chain, the repository (reachable, the passphrase
+ * opens it),
  * its Object Lock (enabled, in the expected mode), the clocks (server vs
  * local, REPO_CLOCK_SKEW_MAX), the age of the newest backup (vs rpo) and
  * of the newest drill (vs drill-interval, plus a day for the timer's
@@ -56,6 +58,7 @@
 #include "policy/guard.h"
 #include "cmd.h"
 #include "keysrc.h"
+#include "mount_guard.h"
 #include "repoopt.h"
 #include "secret.h"
 #include "unlock.h"
@@ -242,6 +245,48 @@ static void check_mount(struct doctor *d)
 	else
 		say(d, PASS, "mount", NULL, "%s is mounted (%s); statfs and "
 		    "stat answer", mp, type);
+}
+
+/* ---- backing directory ------------------------------------------------ */
+
+/* With a policy, users who can enter the cipherdir bypass it. */
+static void check_backing(struct doctor *d)
+{
+	const char *dir = get(d, CONF_CIPHERDIR);
+	char pol[PATH_MAX + 32], why[PATH_MAX + 128], fix[PATH_MAX + 160];
+	uint8_t pin[GUARD_PIN_LEN];
+	struct stat st;
+	int r;
+
+	if (!dir || stat(dir, &st)) {
+		say(d, SKIP, "backing", NULL, "no cipherdir to check");
+		return;
+	}
+	snprintf(pol, sizeof(pol), "%s/%s", dir, GUARD_POLICY_FILE);
+	if (stat(pol, &st) && !(d->vol && vol_policy_pin(d->vol, pin) ==
+				VOL_POLICY_REQUIRED)) {
+		say(d, SKIP, "backing", NULL, "no access policy: mode bits "
+		    "guard the backing files as they guard the mount");
+		return;
+	}
+	if (stat(dir, &st)) {
+		say(d, FAIL, "backing", NULL, "cannot stat %s: %s", dir,
+		    strerror(errno));
+		return;
+	}
+	r = mount_guard_exposed(dir, st.st_uid, why, sizeof(why));
+	snprintf(fix, sizeof(fix), "mkdir -m 700 /srv/phivault, move %s "
+		 "into it (unmounted) and set cipherdir; see "
+		 "docs/OPERATIONS.md", dir);
+	if (r < 0)
+		say(d, FAIL, "backing", NULL, "cannot examine the directories "
+		    "above %s: %s", dir, phv_strerror(r));
+	else if (r)
+		say(d, FAIL, "backing", fix, "other users can reach %s past "
+		    "the access policy: %s", dir, why);
+	else
+		say(d, PASS, "backing", NULL, "only root and uid %u can reach "
+		    "%s", (unsigned int)st.st_uid, dir);
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -617,6 +662,7 @@ int cmd_doctor(int argc, char **argv)
 	say(&d, PASS, "config", NULL, "%s is safe to use", conf_file(c));
 	check_key(&d);
 	check_mount(&d);
+	check_backing(&d);
 	check_audit(&d);
 	vol_close(d.vol);
 	d.vol = NULL;

@@ -200,8 +200,8 @@ int mount_guard_exposed(const char *cipherdir, uid_t uid, char *why,
 		else
 			*slash = '\0';
 	}
-	snprintf(why, size, "no directory from / down to %s is closed to "
-		 "other users (mode 0700)", cipherdir);
+	snprintf(why, size, "neither it nor any directory above it is "
+		 "closed to group and others (mode 0700)");
 	return 1;
 }
 
@@ -227,15 +227,16 @@ static void warn_exposed(const struct mount_guard *mg, int to_log)
 			 mg->cipherdir, why);
 		return;
 	}
-	fprintf(stderr, "phivault mount: warning: other users can reach the "
-		"backing directory %s without going through the access "
-		"policy: %s.  They can delete or replace ciphertext, the "
-		"policy and the grants file without any audit record, and "
-		"read the policy's paths and the grants' tickets and reasons.  "
-		"Put it inside a directory only root can enter, e.g. `mkdir "
-		"-m 700 /srv/phivault && mv %s /srv/phivault/`, and point "
-		"cipherdir there (docs/OPERATIONS.md)\n", mg->cipherdir, why,
-		mg->cipherdir);
+	/* the cipherdir is not repeated: the caller just typed it */
+	fprintf(stderr, "phivault mount: warning: other users can reach this "
+		"volume's backing directory without going through the "
+		"access policy: %s.  They can delete or replace ciphertext, "
+		"the policy and the grants file without any audit record, "
+		"and read the policy's paths and the grants' tickets and "
+		"reasons.  Put CIPHERDIR inside a directory only root can "
+		"enter, e.g. `mkdir -m 700 /srv/phivault && mv CIPHERDIR "
+		"/srv/phivault/`, and point cipherdir there "
+		"(docs/OPERATIONS.md)\n", why);
 }
 
 static int resolve(struct mount_guard *mg, const char *cipherdir,

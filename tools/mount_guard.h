@@ -60,7 +60,8 @@ int mount_guard_check_opts(const struct mount_guard_opts *o);
  * is owned by uid or root and closed to group and others (no search
  * bit for either), or when one that is not closed belongs to another
  * user (who may chmod or rename it).  Returns 0 when closed, 1 when
- * open with why (one sentence naming the directory) filled in, or a
+ * open with why (one clause; it names a directory only when that
+ * belongs to another user) filled in, or a
  * negative code when a directory could not be examined.
  */
 int mount_guard_exposed(const char *cipherdir, uid_t uid, char *why,
