@@ -2,26 +2,48 @@
 /*
  * ctl.c - control socket server thread and client (ctl.h).
  *
- * The server polls its listening socket and a wake-up pipe; ctl_server_stop
- * writes to the pipe and joins.  Requests are served one at a time: they
- * are rare (a person typing a command) and each is bounded by time-outs,
- * so a slow client delays others by at most a few seconds and never
- * touches the file system path.
+ * The server is one thread running a poll(2) loop over its listening
+ * socket, a wake-up pipe and up to CTL_MAX_CLIENTS connections, all
+ * non-blocking.  Every connection gets one deadline for its whole
+ * request (CTL_REQ_TIMEOUT_MS from accept, not per byte) and another for
+ * taking its answer, so a client that dribbles bytes, or never reads,
+ * only ever holds its own slot, and never for long.  At most
+ * CTL_MAX_PER_UID connections of one uid are open at once; more are
+ * answered "busy" and closed.
+ *
+ * A request is carried out only once it is complete (its newline came,
+ * nothing after it) and while its client is still connected; the handler
+ * runs on this thread, so requests are handled one at a time as before,
+ * but only the handler's own work, never a client's pace, is waited for.
+ * ctl_server_stop() writes to the pipe and joins.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "ctl.h"
+
+struct ctl_client {
+	int fd;
+	struct ctl_peer peer;
+	int64_t deadline;		/* monotonic ms */
+	int answering;			/* request done, sending the answer */
+	size_t got;			/* bytes of req received */
+	char req[CTL_MAX_REQ];
+	char *ans;			/* status line and text (malloc'd) */
+	size_t anslen, sent;
+};
 
 struct ctl_server {
 	int lfd;
@@ -30,7 +52,17 @@ struct ctl_server {
 	ctl_handler_fn *fn;
 	void *ctx;
 	pthread_t thread;
+	struct ctl_client *cl[CTL_MAX_CLIENTS];	/* server thread only */
+	int ncl;
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int make_addr(const char *path, struct sockaddr_un *sa)
 {
@@ -39,30 +71,6 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa->sun_path, path);
-	return 0;
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = { .tv_sec = 5 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
 	return 0;
 }
 
@@ -84,39 +92,39 @@ static int peer_of(int fd, struct ctl_peer *peer)
 	return 0;
 }
 
-static int read_request(int fd, char *buf, size_t size)
-{
-	size_t got = 0;
-	ssize_t n;
+/* --- server --------------------------------------------------------- */
 
-	while (got + 1 < size) {
-		n = recv(fd, buf + got, size - 1 - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += n;
-		if (memchr(buf, '\n', got)) {
-			*(char *)memchr(buf, '\n', got) = '\0';
-			return 0;
-		}
-	}
-	return -1;
+/* A short answer to a client that gets no more: best effort, no wait. */
+static void say_and_close(int fd, const char *text)
+{
+	if (send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("control socket: %s", strerror(errno));
+	close(fd);
 }
 
-static void serve_one(struct ctl_server *s, int fd)
+static void client_drop(struct ctl_server *s, int i, const char *text)
 {
-	char req[CTL_MAX_REQ], *argv[CTL_MAX_ARGS + 1], *p, *text = NULL;
-	struct ctl_peer peer;
-	size_t len = 0;
-	FILE *out;
-	int argc = 0, st;
-	char head[16];
+	struct ctl_client *c = s->cl[i];
 
-	set_timeouts(fd);
-	if (peer_of(fd, &peer) || read_request(fd, req, sizeof(req)))
-		return;
-	for (p = req; argc < CTL_MAX_ARGS; argc++) {
+	if (text)
+		say_and_close(c->fd, text);
+	else
+		close(c->fd);
+	free(c->ans);
+	free(c);
+	s->cl[i] = s->cl[--s->ncl];
+	s->cl[s->ncl] = NULL;
+}
+
+/* Split the request line in place and run the handler; 0 or -ENOMEM. */
+static int client_run(struct ctl_server *s, struct ctl_client *c)
+{
+	char *argv[CTL_MAX_ARGS + 1], *p, *text = NULL;
+	size_t len = 0;
+	int argc = 0, st, n;
+	FILE *out;
+
+	for (p = c->req; argc < CTL_MAX_ARGS; argc++) {
 		argv[argc] = p;
 		p = strchr(p, '\t');
 		if (!p) {
@@ -128,37 +136,197 @@ static void serve_one(struct ctl_server *s, int fd)
 	argv[argc] = NULL;
 	out = open_memstream(&text, &len);
 	if (!out)
-		return;
-	st = s->fn(s->ctx, &peer, argc, argv, out);
+		return -ENOMEM;
+	st = s->fn(s->ctx, &c->peer, argc, argv, out);
 	fclose(out);
-	snprintf(head, sizeof(head), "%d\n", st);
-	if (!write_all(fd, head, strlen(head)))
-		write_all(fd, text, len);
+	if (!text)
+		return -ENOMEM;
+	c->ans = malloc(len + 16);
+	if (c->ans) {
+		n = snprintf(c->ans, 16, "%d\n", st);
+		memcpy(c->ans + n, text, len);
+		c->anslen = n + len;
+	}
 	free(text);
+	return c->ans ? 0 : -ENOMEM;
+}
+
+/* Send what the socket takes; 1 when all is sent, 0 for more, -1 lost. */
+static int client_send(struct ctl_client *c)
+{
+	ssize_t w;
+
+	while (c->sent < c->anslen) {
+		w = send(c->fd, c->ans + c->sent, c->anslen - c->sent,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w <= 0)
+			return -1;
+		c->sent += w;
+	}
+	return 1;
+}
+
+/*
+ * Take what the client sent.  The request is whole when its newline has
+ * come with nothing after it; only then, and only if the client is still
+ * there to read the answer, is it carried out.  Returns 0 to keep the
+ * client, or 1 to drop it (*whyp: what to tell it, may be NULL).
+ */
+static int client_read(struct ctl_server *s, struct ctl_client *c,
+		       const char **whyp)
+{
+	char *nl, peek;
+	ssize_t n;
+
+	*whyp = NULL;
+	n = recv(c->fd, c->req + c->got, sizeof(c->req) - 1 - c->got,
+		 MSG_DONTWAIT);
+	if (n < 0)
+		return errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR;
+	if (n == 0)
+		return 1;	/* gone before its request was whole */
+	c->got += n;
+	nl = memchr(c->req, '\n', c->got);
+	if (!nl) {
+		if (c->got + 1 < sizeof(c->req))
+			return 0;
+		*whyp = "2\nrequest too long; nothing was done\n";
+		return 1;
+	}
+	if (nl + 1 != c->req + c->got) {
+		*whyp = "2\nbad request: data after the newline; nothing "
+			"was done\n";
+		return 1;
+	}
+	*nl = '\0';
+	/* 0: the client closed its end and would never see the answer */
+	n = recv(c->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		*whyp = "2\nbad request: data after the newline; nothing "
+			"was done\n";
+	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		return 1;
+	if (client_run(s, c)) {
+		*whyp = "1\nout of memory\n";
+		return 1;
+	}
+	c->answering = 1;
+	c->deadline = now_ms() + CTL_REPLY_TIMEOUT_MS;
+	return client_send(c) != 0;
+}
+
+static int uid_count(const struct ctl_server *s, uid_t uid)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->ncl; i++)
+		n += s->cl[i]->peer.uid == uid;
+	return n;
+}
+
+static void accept_some(struct ctl_server *s)
+{
+	struct ctl_client *c;
+	struct ctl_peer peer;
+	int fd, k;
+
+	for (k = 0; k < CTL_MAX_CLIENTS; k++) {
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		if (peer_of(fd, &peer)) {
+			close(fd);
+			continue;
+		}
+		if (s->ncl == CTL_MAX_CLIENTS ||
+		    uid_count(s, peer.uid) >= CTL_MAX_PER_UID) {
+			log_info("control socket: busy, refused uid %u pid %d",
+				 (unsigned int)peer.uid, (int)peer.pid);
+			say_and_close(fd, "16\nthe mount is busy (too many "
+				      "control connections); nothing was "
+				      "done, try again\n");
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->peer = peer;
+		c->deadline = now_ms() + CTL_REQ_TIMEOUT_MS;
+		s->cl[s->ncl++] = c;
+	}
+}
+
+/* One round of the loop over the clients after poll() returned. */
+static void serve_clients(struct ctl_server *s, const struct pollfd *pf)
+{
+	struct ctl_client *c;
+	const char *why;
+	int i, r;
+
+	/* backwards: client_drop() moves the last (already served)
+	 * client into slot i */
+	for (i = s->ncl - 1; i >= 0; i--) {
+		c = s->cl[i];
+		r = 0;
+		why = NULL;
+		if (c->answering && pf[i + 2].revents)
+			r = client_send(c) != 0;
+		else if (pf[i + 2].revents)
+			r = client_read(s, c, &why);
+		if (!r && now_ms() >= c->deadline) {
+			r = 1;
+			if (!c->answering)
+				why = "2\nrequest not complete within the "
+				      "time allowed; nothing was done\n";
+		}
+		if (r)
+			client_drop(s, i, why);
+	}
 }
 
 static void *server_main(void *arg)
 {
 	struct ctl_server *s = arg;
-	struct pollfd pf[2] = {
-		{ .fd = s->lfd, .events = POLLIN },
-		{ .fd = s->wake[0], .events = POLLIN },
-	};
-	int fd;
+	struct pollfd pf[CTL_MAX_CLIENTS + 2];
+	int64_t next, now;
+	int i, n, timeout;
 
 	for (;;) {
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		pf[0] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+		pf[1] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		next = INT64_MAX;
+		for (i = 0; i < s->ncl; i++) {
+			pf[i + 2] = (struct pollfd){
+				.fd = s->cl[i]->fd,
+				.events = s->cl[i]->answering ? POLLOUT
+							      : POLLIN,
+			};
+			if (s->cl[i]->deadline < next)
+				next = s->cl[i]->deadline;
+		}
+		n = s->ncl;
+		now = now_ms();
+		timeout = next == INT64_MAX ? -1 :
+			  next <= now ? 0 : (int)(next - now);
+		if (poll(pf, n + 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (pf[1].revents)
 			break;
-		if (!(pf[0].revents & POLLIN))
-			continue;
-		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		serve_one(s, fd);
-		close(fd);
+		/* clients before accepting: pf[i + 2] is s->cl[i] */
+		serve_clients(s, pf);
+		if (pf[0].revents & POLLIN)
+			accept_some(s);
 	}
+	while (s->ncl)
+		client_drop(s, s->ncl - 1, NULL);
 	return NULL;
 }
 
@@ -189,11 +357,12 @@ int ctl_server_start(const char *path, ctl_handler_fn *fn, void *ctx,
 	mkdir(dirname(dir), 0755);
 	unlink(path);
 	r = -errno;
-	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			0);
 	if (s->lfd < 0 || pipe2(s->wake, O_CLOEXEC))
 		goto out;
 	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0666) || listen(s->lfd, 16)) {
+	    chmod(path, 0666) || listen(s->lfd, 64)) {
 		r = -errno;
 		goto out;
 	}
@@ -233,44 +402,100 @@ void ctl_server_stop(struct ctl_server *s)
 	free(s);
 }
 
-int ctl_call(const char *path, int argc, char *const *argv, FILE *out)
-{
-	char req[CTL_MAX_REQ], buf[4096], *nl;
-	struct sockaddr_un sa;
-	size_t used = 0, n;
-	ssize_t got;
-	int fd = -1, i, st = -1, r;
+/* --- client --------------------------------------------------------- */
 
-	r = make_addr(path, &sa);
-	if (r)
-		return r;
+/* Wait for events on fd until the deadline: 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pf = { .fd = fd, .events = events };
+	int64_t left;
+	int n;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&pf, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int send_all(int fd, const char *p, size_t n, int64_t deadline)
+{
+	ssize_t w;
+	int r;
+
+	while (n) {
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			r = wait_fd(fd, POLLOUT, deadline);
+			if (r)
+				return r;
+			continue;
+		}
+		if (w <= 0)
+			return -errno;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* The request line for argv, in req; its length, or -EINVAL. */
+static int build_request(int argc, char *const *argv, char *req,
+			 size_t size)
+{
+	size_t used = 0, n;
+	int i;
+
 	for (i = 0; i < argc; i++) {
 		n = strlen(argv[i]);
-		if (strpbrk(argv[i], "\t\n") || used + n + 2 > sizeof(req))
+		if (strpbrk(argv[i], "\t\n") || used + n + 2 > size)
 			return -EINVAL;
 		memcpy(req + used, argv[i], n);
 		used += n;
 		req[used++] = i + 1 < argc ? '\t' : '\n';
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		r = -errno;
-		goto out;
-	}
-	set_timeouts(fd);
-	r = -EIO;
-	if (write_all(fd, req, used))
-		goto out;
-	used = 0;
-	while ((got = recv(fd, buf + used, sizeof(buf) - 1 - used, 0)) > 0) {
+	return argc ? (int)used : -EINVAL;
+}
+
+/*
+ * Read the answer until the server closes: the status line, then text
+ * copied to out.  Returns the status, -ETIMEDOUT, or -EPROTO when the
+ * connection ended before a whole status line.
+ */
+static int read_answer(int fd, FILE *out, int64_t deadline)
+{
+	char buf[4096], *nl;
+	size_t used = 0;
+	ssize_t got;
+	int st = -EPROTO, r;
+
+	for (;;) {
+		r = wait_fd(fd, POLLIN, deadline);
+		if (r)
+			return r;
+		got = recv(fd, buf + used, sizeof(buf) - 1 - used,
+			   MSG_DONTWAIT);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN ||
+				errno == EWOULDBLOCK))
+			continue;
+		if (got <= 0)
+			break;
 		used += got;
 		buf[used] = '\0';
 		if (st < 0) {
 			nl = strchr(buf, '\n');
-			if (!nl)
-				continue;
+			if (!nl) {
+				if (used + 1 < sizeof(buf))
+					continue;
+				return -EPROTO;
+			}
 			st = atoi(buf);
 			fwrite(nl + 1, 1, used - (nl + 1 - buf), out);
 		} else {
@@ -278,7 +503,40 @@ int ctl_call(const char *path, int argc, char *const *argv, FILE *out)
 		}
 		used = 0;
 	}
-	r = st;
+	return st;
+}
+
+int ctl_call(const char *path, int argc, char *const *argv, FILE *out)
+{
+	int64_t deadline = now_ms() + CTL_CALL_TIMEOUT_MS;
+	struct timeval tv = { .tv_sec = CTL_CALL_TIMEOUT_MS / 1000 };
+	char req[CTL_MAX_REQ];
+	struct sockaddr_un sa;
+	int fd = -1, len, st, r;
+
+	r = make_addr(path, &sa);
+	if (r)
+		return r;
+	len = build_request(argc, argv, req, sizeof(req));
+	if (len < 0)
+		return len;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a full backlog makes connect() wait: bound it too */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT
+							    : -errno;
+		goto out;
+	}
+	/* a refusal ("busy") may be waiting even when the send failed */
+	r = send_all(fd, req, len, deadline);
+	if (r != -ETIMEDOUT) {
+		st = read_answer(fd, out, deadline);
+		if (!r || st >= 0)
+			r = st;
+	}
 out:
 	close(fd);
 	return r;

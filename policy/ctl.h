@@ -6,7 +6,12 @@
  * Protocol (one request per connection): the client sends its arguments
  * separated by TAB and ended by one newline; arguments may not contain
  * TAB or newline.  The server answers with a status line "N\n" (0 ok,
- * 1 failed, 2 bad request, 13 denied) and free text, then closes.
+ * 1 failed, 2 bad request, 13 denied, 16 busy) and free text, then
+ * closes.  The whole request must arrive within CTL_REQ_TIMEOUT_MS of
+ * the connection being accepted, with nothing after its newline; it is
+ * carried out only then, and only while the client still holds the
+ * connection open for the answer.  A request that is late, too long or
+ * cut short is never carried out (a late one is answered with status 2).
  * The caller's identity is taken from the kernel (SO_PEERCRED and
  * SO_PEERGROUPS), never from the request.  The socket file is made
  * 0666 so that any local user can ask; the handler decides.
@@ -21,7 +26,16 @@
 #define CTL_MAX_GROUPS	256
 #define CTL_MAX_REQ	8192
 
-enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_DENIED = 13 };
+#define CTL_MAX_CLIENTS		64	/* connections open at once */
+#define CTL_MAX_PER_UID		4	/* of them, from one uid */
+#define CTL_REQ_TIMEOUT_MS	2000	/* accept to whole request */
+#define CTL_REPLY_TIMEOUT_MS	2000	/* for the client to take the answer */
+#define CTL_CALL_TIMEOUT_MS	10000	/* the client's wait, all in all */
+
+enum {
+	CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_DENIED = 13,
+	CTL_BUSY = 16,	/* too many connections: nothing was done */
+};
 
 struct ctl_peer {
 	uid_t uid;
@@ -39,8 +53,11 @@ struct ctl_server;
 
 /*
  * Listen on path (an existing socket file there is replaced; its parent
- * directory is created 0755 if missing) and serve requests on a thread,
- * one at a time, each with a 5-second I/O time-out.  Returns 0 or -errno.
+ * directory is created 0755 if missing) and serve requests on a thread.
+ * Clients are served side by side, at most CTL_MAX_CLIENTS at once and
+ * CTL_MAX_PER_UID of one uid (others are answered CTL_BUSY), each within
+ * the deadlines above, so a slow client cannot hold up another.  fn is
+ * called on that thread, one request at a time.  Returns 0 or -errno.
  */
 int ctl_server_start(const char *path, ctl_handler_fn *fn, void *ctx,
 		     struct ctl_server **sp);
@@ -50,9 +67,12 @@ void ctl_server_stop(struct ctl_server *s);
 
 /*
  * Client: send argv[0..argc) to the server at path, copy the reply text
- * to out and return its status (>= 0), or a negative code when the
- * server could not be reached (-ENOENT, -ECONNREFUSED, ...) or an
- * argument holds a TAB or newline (-EINVAL).
+ * to out and return its status (>= 0), all within CTL_CALL_TIMEOUT_MS.
+ * Negative codes: the server could not be reached (-ENOENT,
+ * -ECONNREFUSED, ...: nothing was done); -ETIMEDOUT, no answer in time,
+ * or -EPROTO, the connection ended without a status (in both cases the
+ * request may or may not have been carried out); -EINVAL, an argument
+ * holds a TAB or newline.
  */
 int ctl_call(const char *path, int argc, char *const *argv, FILE *out);
 

@@ -39,6 +39,32 @@
 #define DEFAULT_SOCKET	"/run/phivault/phivault.sock"
 
 /*
+ * Say why ctl_call() of request what on sock failed with r.  When the
+ * request reached the mount but no answer came back, a grant, revoke or
+ * break-glass may still have been carried out: say so, and how to look.
+ */
+static void ctl_error(const char *sock, const char *what, int r)
+{
+	int changes = strcmp(what, "explain") && strcmp(what, "grants");
+
+	if (r == -ETIMEDOUT)
+		fprintf(stderr, "phivault: %s: timed out after %d s waiting "
+			"for the mount on %s", what,
+			CTL_CALL_TIMEOUT_MS / 1000, sock);
+	else if (r == -EPROTO)
+		fprintf(stderr, "phivault: %s: the mount on %s closed the "
+			"connection without an answer", what, sock);
+	else
+		fprintf(stderr, "phivault: no mount on %s: %s", sock,
+			phv_strerror(r));
+	if ((r == -ETIMEDOUT || r == -EPROTO) && changes)
+		fprintf(stderr, "; the request may still have been carried "
+			"out: check with 'phivault grants -S %s' before "
+			"trying again", sock);
+	fputc('\n', stderr);
+}
+
+/*
  * The mount's socket: --socket, PHIVAULT_SOCKET, or the mount's default
  * /run/phivault/NAME.sock for the volume named by --volume or
  * PHIVAULT_VOLUME_NAME (tools/mount_guard.h); else the old fixed path.
@@ -153,8 +179,7 @@ static int policy_explain_cmd(int argc, char **argv)
 		args[3] = argv[optind + 2];
 		r = ctl_call(socket_path(sock), 4, args, stdout);
 		if (r < 0)
-			fprintf(stderr, "phivault: %s: %s\n", socket_path(sock),
-				phv_strerror(r));
+			ctl_error(socket_path(sock), "explain", r);
 		return r ? EXIT_FAIL : EXIT_OK;
 	}
 	if (load_draft(file, &pol, NULL))
@@ -234,7 +259,7 @@ static int policy_set(int argc, char **argv)
 	const char *sock = NULL;
 	char *buf = NULL, *args[1] = { "reload" };
 	size_t len;
-	int opt, r = EXIT_FAIL;
+	int opt, st, r = EXIT_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "S:", opts, NULL)) != -1)
 		if (unlock_sock_opt(&so, &ko, &sock, opt, optarg))
@@ -248,8 +273,13 @@ static int policy_set(int argc, char **argv)
 	    install(vol, argv[optind], buf, len))
 		goto out;
 	/* the mount also notices the file change within a second */
-	if (ctl_call(socket_path(sock), 1, args, stdout) == 0)
+	st = ctl_call(socket_path(sock), 1, args, stdout);
+	if (st == 0)
 		printf("the running mount reloaded it\n");
+	else if (st == -ETIMEDOUT || st == -EPROTO || st == CTL_BUSY)
+		printf("the mount on %s did not answer; it picks the new "
+		       "policy up by itself within a second\n",
+		       socket_path(sock));
 	else
 		printf("no mount answered on %s\n", socket_path(sock));
 	r = EXIT_OK;
@@ -321,8 +351,7 @@ static int call(const char *sock, int n, char **args)
 	int r = ctl_call(socket_path(sock), n, args, stdout);
 
 	if (r < 0) {
-		fprintf(stderr, "phivault: no mount on %s: %s\n",
-			socket_path(sock), phv_strerror(r));
+		ctl_error(socket_path(sock), args[0], r);
 		return EXIT_FAIL;
 	}
 	return r == 0 ? EXIT_OK : r == CTL_USAGE ? EXIT_USAGE : EXIT_FAIL;
