@@ -32,6 +32,7 @@
 #include "crypto/secmem.h"
 #include "fs/fuse_ops.h"
 #include "fs/vol.h"
+#include "cliaudit.h"
 #include "cmd.h"
 #include "keysrc.h"
 #include "mount_guard.h"
@@ -415,6 +416,32 @@ static int mount_check(const char *dir, const char *arg, char mnt[PATH_MAX],
 	return r;
 }
 
+/*
+ * Tell the CLI where this mount's control socket and audit log are
+ * (tools/cliaudit.h), so that its records of key actions reach this
+ * mount's log and no other.  w is resolved in the foreground (before the
+ * daemon's chdir), published by the serving process (its pid).  Returns
+ * w, or NULL after freeing it (logged: the mount goes on, and the CLI
+ * writes no record while it runs unless it can reach the socket).
+ */
+static struct mount_guard_where *publish_mount(struct vol *vol,
+					       struct mount_guard_where *w)
+{
+	int r;
+
+	if (!w)
+		return NULL;
+	r = cliaudit_publish(vol, w);
+	if (r) {
+		log_warn("cannot publish the mount's socket and log in %s/"
+			 CLIAUDIT_MOUNT_FILE ": %s", w->cipherdir,
+			 phv_strerror(r));
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -435,6 +462,7 @@ int cmd_mount(int argc, char **argv)
 	struct keysrc_opts ko = { 0 };
 	struct mount_guard_opts go = { 0 };
 	struct mount_guard *mg = NULL;
+	struct mount_guard_where *where = NULL;
 	struct vol_fuse *fu = NULL;
 	struct vol *vol = NULL;
 	const char *fopts = NULL;
@@ -491,10 +519,16 @@ int cmd_mount(int argc, char **argv)
 		close(lockfd);
 		return EXIT_FAIL;
 	}
+	where = calloc(1, sizeof(*where));
+	if (where && mount_guard_paths(argv[optind], &go, where)) {
+		free(where);
+		where = NULL;
+	}
 	r = vol_fuse_new(vol, mnt, fopts, geteuid() == 0, debug, &fu);
 	if (r) {
 		fprintf(stderr, "phivault mount: cannot mount %s on %s\n",
 			argv[optind], argv[optind + 1]);
+		free(where);
 		mount_guard_stop(mg);
 		vol_close(vol);
 		close(lockfd);
@@ -502,6 +536,7 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (!fg) {
 		if (fuse_daemonize(0)) {
+			free(where);
 			vol_fuse_free(fu);
 			mount_guard_stop(mg);
 			vol_close(vol);
@@ -516,11 +551,15 @@ int cmd_mount(int argc, char **argv)
 				 strerror(errno));
 		prctl(PR_SET_DUMPABLE, 0);
 	}
+	where = publish_mount(vol, where);
 	/* threads (guard, socket, watcher) start in the serving process */
 	r = mount_guard_start(mg, fu);
 	if (!r)
 		r = vol_fuse_run(fu);
 	mount_guard_stop(mg);
+	if (where)
+		cliaudit_unpublish(where);
+	free(where);
 	vol_fuse_free(fu);
 	vol_close(vol);
 	close(lockfd);		/* after the last write to the cipherdir */
