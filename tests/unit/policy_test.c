@@ -516,7 +516,8 @@ static void test_guard_ops(void **state)
 				     "/patients/1/notes/a", NULL, 0), 0);
 	assert_int_equal(guard_check(g, &doc, GUARD_MKDIR,
 				     "/patients/1/x", NULL, 0), -PHV_EDENIED);
-	assert_int_equal(guard_need(GUARD_LINK, 0, &n2), POLICY_READ);
+	assert_int_equal(guard_need(GUARD_LINK, 0, &n2),
+			 POLICY_READ | POLICY_WRITE);
 	assert_int_equal(n2, POLICY_CREATE);
 	guard_done(g, &doc, GUARD_SETXATTR, "/patients/1/notes/a", NULL, 0,
 		   0);
