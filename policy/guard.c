@@ -1096,8 +1096,7 @@ static int norm_path(const char *in, char *out, size_t size)
 {
 	size_t n = strlen(in);
 
-	if (in[0] != '/' || n >= size || strstr(in, "/../") ||
-	    strstr(in, "//") || (n >= 3 && !strcmp(in + n - 3, "/..")))
+	if (n >= size || policy_path_valid(in))
 		return -EINVAL;
 	memcpy(out, in, n + 1);
 	while (n > 1 && out[n - 1] == '/')
@@ -1276,6 +1275,12 @@ int guard_explain(struct guard *g, uid_t uid, const char *path,
 	struct snap *s;
 	int slot, r;
 
+	if (policy_path_valid(path)) {
+		fprintf(out, "'%s' is not an absolute path without '.' or "
+			"'..' components; give it as the mount sees it, "
+			"e.g. /patients/7\n", path);
+		return -EINVAL;
+	}
 	snprintf(name, sizeof(name), "%u", (unsigned int)uid);
 	r = policy_caller_lookup(name, &c, groups, 64);
 	if (r)

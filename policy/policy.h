@@ -199,6 +199,15 @@ struct policy_decision {
 };
 
 /*
+ * Is path what decisions are made on: absolute, with no empty, "." or
+ * ".." component (one trailing slash is allowed)?  0, or -EINVAL.  The
+ * mount builds such paths itself; whatever a person types (explain,
+ * grant) is checked with this first, since "/a/../b" would be decided
+ * as written, not as the kernel would resolve it.
+ */
+int policy_path_valid(const char *path);
+
+/*
  * Decide whether caller may perform need (enum policy_op bits) on path
  * (absolute, normalised plaintext path) at time now.  grants[0..ngrants)
  * are live grants (expired ones are ignored here).  Fills *d and returns

@@ -167,6 +167,27 @@ static int deny_matches(const struct policy *pol, uint64_t roles,
 	return -1;
 }
 
+int policy_path_valid(const char *path)
+{
+	const char *p = path, *e;
+	size_t n;
+
+	if (*p != '/')
+		return -EINVAL;
+	while (*p == '/' && p[1]) {
+		p++;
+		e = strchr(p, '/');
+		n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 && !(e && !e[1]))
+			return -EINVAL;		/* "//" */
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL;
+		p += n;
+	}
+	return 0;
+}
+
 int policy_decide(const struct policy *pol,
 		  const struct policy_grant_ref *grants, int ngrants,
 		  const struct policy_caller *caller, const char *path,

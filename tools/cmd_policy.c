@@ -167,6 +167,13 @@ static int policy_explain_cmd(int argc, char **argv)
 	}
 	if (argc - optind != 3 || policy_ops_parse(argv[optind + 2], &ops))
 		return cmd_usage("policy", EXIT_USAGE);
+	if (policy_path_valid(argv[optind + 1])) {
+		fprintf(stderr, "phivault: '%s' is not an absolute path "
+			"without '.' or '..' components; give the path as "
+			"the mount sees it, e.g. /patients/7\n",
+			argv[optind + 1]);
+		return EXIT_USAGE;
+	}
 	if (policy_caller_lookup(argv[optind], &c, groups, 256)) {
 		fprintf(stderr, "phivault: unknown user '%s'\n", argv[optind]);
 		return EXIT_FAIL;
@@ -661,13 +668,20 @@ static void bg_collect(void *ctx, const char *p, size_t n)
 static void bg_line(void *ctx, const char *p, size_t n)
 {
 	struct bg_ctx *b = ctx;
-	char uid[32], ts[64];
+	char uid[32], ts[64], flag[8];
 	long long t;
 	int i;
 
 	if (jsonl_get(p, n, "uid", uid, sizeof(uid)) != 1 ||
 	    jsonl_get(p, n, "ts", ts, sizeof(ts)) != 1)
 		return;
+	/* what a session enabled, even after it ended: a file opened in
+	 * the window is read and written until its close record */
+	if (jsonl_get(p, n, "break_glass", flag, sizeof(flag)) == 1 &&
+	    !strcmp(flag, "true") && report_match(b->rp, p, n)) {
+		report_print(b->rp, p, n);
+		return;
+	}
 	t = ts_epoch(ts);
 	for (i = 0; i < b->n; i++)
 		if (!strcmp(uid, b->w[i].uid) && t >= b->w[i].start &&

@@ -216,3 +216,29 @@ def test_policy_set_reaches_mount(pvol, users, tmp_path):
     assert ok(as_user(bob, "ls", pvol.p("patients")))
     assert any(x["type"] == "policy-reload" and x["result"] == "ok"
                for x in records(pvol.audit))
+
+
+def test_break_glass_report_keeps_late_closes(tmp_path):
+    """A file opened during break-glass and closed after the window:
+    its close record (with the bytes written) is in the review."""
+    log = tmp_path / "a.jsonl"
+    lines = [
+        {"seq": 1, "ts": "2026-12-04T10:00:00.000Z", "type": "break-glass",
+         "uid": 1001, "user": "alice", "result": "ok",
+         "expires": 1796380200, "break_glass": True},
+        {"seq": 2, "ts": "2026-12-04T10:01:00.000Z", "type": "open",
+         "uid": 1001, "user": "alice", "path": "/patients/vip/chart",
+         "mode": "rw", "result": "ok", "break_glass": True},
+        {"seq": 3, "ts": "2026-12-04T11:30:00.000Z", "type": "close",
+         "uid": 1001, "user": "alice", "path": "/patients/vip/chart",
+         "bytes_written": 25, "break_glass": True},
+        {"seq": 4, "ts": "2026-12-04T11:31:00.000Z", "type": "open",
+         "uid": 1001, "user": "alice", "path": "/patients/7/chart",
+         "mode": "r", "result": "ok"},
+    ]
+    log.write_text("".join(json.dumps(x, separators=(",", ":")) + "\n"
+                           for x in lines))
+    r = run([PHIVAULT, "audit", "report", "--break-glass", str(log)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("/patients/vip/chart") == 2, r.stdout
+    assert "/patients/7/chart" not in r.stdout

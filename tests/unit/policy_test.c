@@ -332,6 +332,23 @@ static void test_break_glass_lifts_denies(void **state)
 	policy_free(pol);
 }
 
+static void test_path_valid(void **state)
+{
+	static const char *const good_paths[] = {
+		"/", "/a", "/a/", "/a/b", "/.hidden", "/a/..b", "/a/b.",
+	};
+	static const char *const bad_paths[] = {
+		"", "a", "../a", "//a", "/a//b", "/./a", "/a/.", "/a/..",
+		"/a/../b", "/..",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(good_paths) / sizeof(*good_paths); i++)
+		assert_int_equal(policy_path_valid(good_paths[i]), 0);
+	for (i = 0; i < sizeof(bad_paths) / sizeof(*bad_paths); i++)
+		assert_int_equal(policy_path_valid(bad_paths[i]), -EINVAL);
+}
+
 static void test_lint(void **state)
 {
 	static const char text[] =
@@ -700,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_grant_refs),
 		cmocka_unit_test(test_break_glass_lifts_denies),
+		cmocka_unit_test(test_path_valid),
 		cmocka_unit_test(test_lint),
 		cmocka_unit_test(test_guard_grants),
 		cmocka_unit_test(test_guard_persist_and_tamper),
