@@ -407,9 +407,11 @@ static int mount_check(const char *dir, const char *arg, char mnt[PATH_MAX],
 		usleep(100 * 1000);
 	}
 	if (r == -EWOULDBLOCK)
-		fprintf(stderr, "phivault mount: %s is already mounted by "
-			"another phivault daemon ('findmnt -t fuse.phivault' "
-			"lists the mounts); unmount it first\n", dir);
+		fprintf(stderr, "phivault mount: %s is locked: another "
+			"phivault daemon serves it ('findmnt -t "
+			"fuse.phivault' lists the mounts; unmount it first), "
+			"or some other process holds a lock on the directory "
+			"('fuser -v %s' shows which)\n", dir, dir);
 	else if (r)
 		fprintf(stderr, "phivault mount: cannot lock %s: %s\n", dir,
 			strerror(-r));
@@ -442,6 +444,76 @@ static struct mount_guard_where *publish_mount(struct vol *vol,
 	return w;
 }
 
+/*
+ * Detach from the terminal as fuse_daemonize() does (fork, new session,
+ * "/" as working directory, /dev/null on stdin and stdout), except that
+ * the parent exits only when the serving process calls ready(): with 0
+ * once its guard and control socket are up, so that a script's next
+ * command (`phivault grants`) finds them, or with 1 if it failed.
+ * stderr stays the caller's until then, so a failure to start the
+ * guard is printed where the user is looking.  Returns the descriptor
+ * ready() writes to, or -1.
+ */
+static int detach(void)
+{
+	int p[2], null;
+	ssize_t n;
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 && c == 0 ? EXIT_OK : EXIT_FAIL);
+	}
+	close(p[0]);
+	if (setsid() < 0 || chdir("/")) {
+		close(p[1]);
+		return -1;
+	}
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		if (null > 2)
+			close(null);
+	}
+	return p[1];
+}
+
+/* Tell the waiting parent how the start went; -1 is a no-op. */
+static void ready(int *fdp, int ok)
+{
+	char c = ok ? 0 : 1;
+	int null;
+
+	if (*fdp < 0)
+		return;
+	if (ok) {
+		log_use_syslog(1);	/* stderr is the caller's no more */
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 2);
+			close(null);
+		}
+	}
+	if (write(*fdp, &c, 1) < 0)
+		log_warn("cannot tell the starting process: %s",
+			 strerror(errno));
+	close(*fdp);
+	*fdp = -1;
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -467,7 +539,7 @@ int cmd_mount(int argc, char **argv)
 	struct vol *vol = NULL;
 	const char *fopts = NULL;
 	char mnt[PATH_MAX];
-	int c, r, fg = 0, debug = 0, lockfd = -1;
+	int c, r, fg = 0, debug = 0, lockfd = -1, readyfd = -1;
 
 	while ((c = getopt_long(argc, argv, "fdo:", lo, NULL)) != -1) {
 		if (unlock_opt(&so, &ko, c, optarg))
@@ -535,7 +607,10 @@ int cmd_mount(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (!fg) {
-		if (fuse_daemonize(0)) {
+		readyfd = detach();
+		if (readyfd < 0) {
+			fprintf(stderr, "phivault mount: cannot detach: %s\n",
+				strerror(errno));
 			free(where);
 			vol_fuse_free(fu);
 			mount_guard_stop(mg);
@@ -543,7 +618,6 @@ int cmd_mount(int argc, char **argv)
 			close(lockfd);
 			return EXIT_FAIL;
 		}
-		log_use_syslog(1);
 		/* fork() dropped the secure heap's page locks: re-lock what
 		 * is resident (and whatever of it gets touched later) */
 		if (mlockall(MCL_CURRENT | MCL_ONFAULT))
@@ -554,6 +628,7 @@ int cmd_mount(int argc, char **argv)
 	where = publish_mount(vol, where);
 	/* threads (guard, socket, watcher) start in the serving process */
 	r = mount_guard_start(mg, fu);
+	ready(&readyfd, !r);
 	if (!r)
 		r = vol_fuse_run(fu);
 	mount_guard_stop(mg);

@@ -226,3 +226,24 @@ def test_client_timeout_is_reported(tmp_path):
     assert "phivault grants" in r.stderr, r.stderr
     assert "not permitted" not in r.stderr, r.stderr
     assert took < 30, took
+
+
+def test_socket_is_up_when_mount_returns(pvol, users):
+    """`phivault mount` returns once the control socket answers, so the
+    next command of a script can use it."""
+    adm = users["admin"]
+    for _ in range(5):
+        pvol.umount()
+        assert not os.path.exists(pvol.sock)
+        r = run([PHIVAULT, "mount", "--passphrase-file", pvol.passfile,
+                 "--audit-log", pvol.audit, "--control-socket", pvol.sock,
+                 pvol.cipher, pvol.mnt], timeout=60)
+        assert r.returncode == 0, r.stderr
+        # at once, not after a wait
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(pvol.sock)
+        finally:
+            s.close()
+        r = cli(adm, pvol, "grants")
+        assert ok(r), r.stdout + r.stderr
