@@ -1241,12 +1241,26 @@ out:
 	return r;
 }
 
+/* "2h 5m", "4m", "35s": what is left of a grant */
+static const char *left_text(time_t secs, char *buf, size_t size)
+{
+	if (secs >= 3600)
+		snprintf(buf, size, "%lldh %lldm", (long long)secs / 3600,
+			 (long long)secs % 3600 / 60);
+	else if (secs >= 60)
+		snprintf(buf, size, "%lldm", (long long)secs / 60);
+	else
+		snprintf(buf, size, "%llds", (long long)secs);
+	return buf;
+}
+
 int guard_list_grants(struct guard *g, const struct policy_caller *by,
 		      FILE *out)
 {
 	const struct grant *gr;
 	time_t now = now_of(g);
 	struct snap *s;
+	char left[32];
 	int slot, i, shown = 0;
 
 	s = snap_get(g, &slot);
@@ -1254,9 +1268,9 @@ int guard_list_grants(struct guard *g, const struct policy_caller *by,
 		gr = &s->grants[i];
 		if (gr->expires <= now || !may_manage(s, by, gr, now))
 			continue;
-		fprintf(out, "%s\t%s\t%s\t%s\t%lldm left\t%s%s\t%s\n", gr->id,
+		fprintf(out, "%s\t%s\t%s\t%s\t%s left\t%s%s\t%s\n", gr->id,
 			gr->user, gr->role, gr->path,
-			(gr->expires - now + 59) / 60,
+			left_text(gr->expires - now, left, sizeof(left)),
 			gr->break_glass ? "BREAK-GLASS " : "", gr->ticket,
 			gr->reason);
 		shown++;
@@ -1462,15 +1476,28 @@ static int ctl_handle(void *ctx, const struct ctl_peer *peer, int argc,
 		return ctl_status(r, out);
 	}
 	if (argc == 1 && !strcmp(argv[0], "grants")) {
-		guard_list_grants(g, &c, out);
+		if (!guard_list_grants(g, &c, out))
+			fprintf(out, "no live grants you may see\n");
 		return CTL_OK;
 	}
 	if (argc == 2 && !strcmp(argv[0], "revoke"))
 		return ctl_status(guard_revoke(g, &c, argv[1]), out);
 	if (argc == 2 && !strcmp(argv[0], "break-glass")) {
 		r = guard_break_glass(g, &c, argv[1], id, &until);
-		if (!r)
-			fprintf(out, "%s\t%lld\n", id, (long long)until);
+		if (!r) {
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&until, &tm))
+				strftime(when, sizeof(when),
+					 "%Y-%m-%d %H:%M:%S UTC", &tm);
+			fprintf(out, "%s\tuntil %s; every access is recorded "
+				"at alert level\n", id, when);
+		} else if (r == -PHV_EDENIED) {
+			fprintf(out, "break-glass is only for the users and "
+				"groups the policy's [break-glass] section "
+				"names; your attempt is recorded\n");
+		}
 		return ctl_status(r, out);
 	}
 	if (argc == 1 && !strcmp(argv[0], "reload")) {

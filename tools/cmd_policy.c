@@ -488,7 +488,7 @@ static int audit_verify_cmd(int argc, char **argv)
 	const char *volume = NULL;
 	char state[PATH_MAX], **files = NULL;
 	uint8_t *key = secmem_alloc(32);
-	int opt, n = 0, r, st = EXIT_FAIL;
+	int opt, n = 0, r, st = EXIT_FAIL, no_state = 0;
 
 	while ((opt = getopt_long(argc, argv, "V:k:s:P", opts, NULL)) != -1) {
 		if (opt == 'V')
@@ -511,12 +511,23 @@ static int audit_verify_cmd(int argc, char **argv)
 			goto out;
 		vo.key = key;
 		snprintf(state, sizeof(state), "%s/" GUARD_STATE_FILE, volume);
-		if (!vo.state_path)
+		/* written at the first checkpoint: a young log has none */
+		if (!vo.state_path && access(state, F_OK) == 0)
 			vo.state_path = state;
+		else if (!vo.state_path)
+			no_state = 1;
 	}
 	r = audit_segments(argv[optind], &files, &n);
 	if (!r)
 		r = audit_verify(files, n, &vo, &res);
+	if (!r && no_state && res.checkpoints) {
+		/* checkpoints were written, so the state was too */
+		printf("%s: the trusted state file is missing, though the log "
+		       "has %llu checkpoint(s): it was removed, so a cut-off "
+		       "tail cannot be ruled out\n", state, res.checkpoints);
+		st = EXIT_DAMAGED;
+		goto out;
+	}
 	if (r == -PHV_EAUTH) {
 		printf("%s:%ld: record %llu: %s\n", res.file, res.line,
 		       res.seq, res.why);
@@ -535,6 +546,9 @@ static int audit_verify_cmd(int argc, char **argv)
 		printf("note: %llu record(s) after the last checkpoint are "
 		       "not verifiable without the volume key\n",
 		       res.unsigned_tail);
+	if (no_state)
+		printf("note: no trusted state yet (%s is written at the "
+		       "first checkpoint)\n", state);
 	if (!res.clean_end)
 		printf("note: the log does not end with an unmount record "
 		       "(mounted now, or the mount stopped uncleanly)\n");

@@ -242,3 +242,29 @@ def test_break_glass_report_keeps_late_closes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("/patients/vip/chart") == 2, r.stdout
     assert "/patients/7/chart" not in r.stdout
+
+
+def test_audit_verify_young_log_and_removed_state(pvol, users):
+    """Before the first checkpoint there is no trusted state: verify
+    says so and passes.  Once checkpoints exist, a state file that was
+    removed is reported, since it hides whether the tail was cut."""
+    verify = [PHIVAULT, "audit", "verify", "--volume", pvol.cipher,
+              "--passphrase-file", pvol.passfile, pvol.audit]
+    state = os.path.join(pvol.cipher, ".phivault.audit.state")
+    pvol.umount()      # a clean stop writes a checkpoint and the state
+    assert os.path.exists(state)
+    assert run(verify).returncode == 0
+    os.unlink(state)
+    r = run(verify)
+    assert r.returncode == 4 and "state file is missing" in r.stdout, \
+        r.stdout + r.stderr
+    # a log that has not reached a checkpoint yet
+    young = os.path.join(os.path.dirname(pvol.audit), "young.jsonl")
+    with open(pvol.audit) as f:
+        first = f.readline()
+    with open(young, "w") as f:
+        f.write(first)
+    r = run([PHIVAULT, "audit", "verify", "--volume", pvol.cipher,
+             "--passphrase-file", pvol.passfile, young])
+    assert r.returncode == 0 and "no trusted state yet" in r.stdout, \
+        r.stdout + r.stderr

@@ -97,7 +97,7 @@ def test_older_grants_file_put_back(pvol, users, tmp_path):
     assert file_gen(pvol) == conf_gen(pvol)
     pvol.umount()
     r = _mount(pvol)
-    assert r.returncode == 0 and "older" not in r.stderr, r.stderr
+    assert r.returncode == 0 and "phivault grant" not in r.stderr, r.stderr
     assert ok(as_user(bob, "cat", chart))
     assert gid2 in cli(adm, pvol, "grants").stdout
     assert sum(x["type"] == "grants-rollback"
@@ -161,7 +161,7 @@ def test_key_add_while_granting_loses_nothing(pvol, users, tmp_path):
         "the config lost the mount's grants generation"
     pvol.umount()
     r = _mount(pvol)
-    assert r.returncode == 0 and "older" not in r.stderr, r.stderr
+    assert r.returncode == 0 and "phivault grant" not in r.stderr, r.stderr
     assert not any(x["type"] in ("grants-rollback", "grants-missing")
                    for x in records(pvol.audit))
     pvol.umount()
