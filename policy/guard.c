@@ -351,7 +351,8 @@ static void who(struct guard *g, struct jbuf *j, uint32_t uid, uint32_t gid, pid
 	proc_comm(pid, comm, sizeof(comm));
 	jbuf_int(j, "uid", uid);
 	jbuf_str(j, "user", name);
-	jbuf_int(j, "gid", gid);
+	if (gid != (uint32_t)-1)	/* -1: not known (a policy reload) */
+		jbuf_int(j, "gid", gid);
 	jbuf_int(j, "pid", pid);
 	jbuf_str(j, "comm", comm);
 }

@@ -165,8 +165,14 @@ static int policy_explain_cmd(int argc, char **argv)
 		else
 			return cmd_usage("policy", EXIT_USAGE);
 	}
-	if (argc - optind != 3 || policy_ops_parse(argv[optind + 2], &ops))
+	if (argc - optind != 3)
 		return cmd_usage("policy", EXIT_USAGE);
+	if (policy_ops_parse(argv[optind + 2], &ops)) {
+		fprintf(stderr, "phivault: unknown operation in '%s'; use "
+			"list, read, write, create, delete, admin or all, "
+			"comma-separated\n", argv[optind + 2]);
+		return EXIT_USAGE;
+	}
 	if (policy_path_valid(argv[optind + 1])) {
 		fprintf(stderr, "phivault: '%s' is not an absolute path "
 			"without '.' or '..' components; give the path as "
