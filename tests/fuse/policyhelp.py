@@ -198,13 +198,15 @@ def pvol(new_volume, users, tmp_path):
     build_tree(v)
     install_policy(v, policy_text(users), tmp_path)
     # attached when root itself is refused
-    assert wait_for(lambda: not _can_list(v.p("patients")), 5.0), \
+    assert wait_for(lambda: not can_list(v.p("patients")), 5.0), \
         "the mount did not pick up the installed policy"
     yield v
     v.cleanup()
 
 
-def _can_list(path):
+def can_list(path):
+    """Whether this process may list path (root is refused under a
+    policy that does not name it)."""
     try:
         os.listdir(path)
         return True

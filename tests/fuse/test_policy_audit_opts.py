@@ -17,8 +17,8 @@ import threading
 import pytest
 
 from fusehelp import PHIVAULT, run, wait_mounted
-from policyhelp import (as_user, build_tree, install_policy, ok,  # noqa
-                        open_path_to, policy_text, records, users,
+from policyhelp import (as_user, build_tree, can_list, install_policy,  # noqa
+                        ok, open_path_to, policy_text, records, users,
                         wait_for)
 
 
@@ -41,16 +41,8 @@ def policy_mount(v, users, tmp_path, *extra):
     assert r.returncode == 0, r.stderr
     build_tree(v)
     install_policy(v, policy_text(users), tmp_path)
-    assert wait_for(lambda: not _can_list(v.p("patients")), 5.0)
+    assert wait_for(lambda: not can_list(v.p("patients")), 5.0)
     return r
-
-
-def _can_list(path):
-    try:
-        os.listdir(path)
-        return True
-    except OSError:
-        return False
 
 
 def verify(v):

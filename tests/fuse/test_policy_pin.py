@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from fusehelp import PHIVAULT, run
-from policyhelp import (as_user, install_policy, ok, policy_text,  # noqa
-                        pvol, records, users, wait_for)
+from policyhelp import (as_user, can_list, install_policy, ok,  # noqa
+                        policy_text, pvol, records, users, wait_for)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (useradd)"),
@@ -34,7 +34,7 @@ def test_deleted_policy_refuses_mount(pvol, users):
     assert wait_for(lambda: any(x["type"] == "policy-missing"
                                 for x in records(pvol.audit)), 5.0)
     assert ok(as_user(rd, "cat", chart))
-    assert not _can_list_as_root(pvol)
+    assert not can_list(pvol.p("patients"))
     pvol.umount()
     r = _mount(pvol)
     assert r.returncode != 0
@@ -45,14 +45,6 @@ def test_deleted_policy_refuses_mount(pvol, users):
     last = records(pvol.audit)[-2:]
     assert any(x["type"] == "policy-load" and x["result"] == "error" and
                x.get("action") == "mount refused" for x in last)
-
-
-def _can_list_as_root(v):
-    try:
-        os.listdir(v.p("patients"))
-        return True
-    except OSError:
-        return False
 
 
 def test_older_policy_put_back_is_refused(pvol, users, tmp_path):
@@ -78,14 +70,6 @@ def test_older_policy_put_back_is_refused(pvol, users, tmp_path):
     assert not os.path.ismount(pvol.mnt)
 
 
-def _can_list(path):
-    try:
-        os.listdir(path)
-        return True
-    except OSError:
-        return False
-
-
 def test_policy_remove(pvol, users):
     pvol.umount()
     env = dict(os.environ, PHIVAULT_AUDIT_LOG=pvol.audit,
@@ -102,7 +86,7 @@ def test_policy_remove(pvol, users):
     r = _mount(pvol)
     assert r.returncode == 0, r.stderr
     assert wait_for(lambda: os.path.ismount(pvol.mnt), 5.0)
-    assert _can_list(pvol.p("patients")), "still enforcing a policy"
+    assert can_list(pvol.p("patients")), "still enforcing a policy"
 
 
 def test_policy_remove_then_stray_file_refused(pvol, users, tmp_path):
