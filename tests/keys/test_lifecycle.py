@@ -111,13 +111,15 @@ class Vol:
                    env=env if env is not None else self.env, check=check)
 
     def backing_files(self):
-        """Relative path -> bytes of every backing file but the config
-        and its (empty) lock file."""
+        """Relative path -> bytes of every backing file but the config,
+        its (empty) lock file and the running mount's .phivault.mount
+        (removed as the daemon exits, a moment after the unmount)."""
         out = {}
         for root, _, files in os.walk(self.dir):
             for n in files:
                 p = os.path.join(root, n)
-                if n in (".phivault.conf", ".phivault.conf.lock"):
+                if n in (".phivault.conf", ".phivault.conf.lock",
+                         ".phivault.mount"):
                     continue
                 with open(p, "rb") as f:
                     out[os.path.relpath(p, self.dir)] = f.read()
