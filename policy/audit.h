@@ -17,7 +17,8 @@
  * once but the disk only at the next important record or checkpoint:
  * a power cut can lose up to checkpoint_secs of them; a crash of the mount
  * process loses none.  Nothing here logs through log.h except write
- * failures, which are also made sticky (audit_failed()).
+ * failures, which are also made sticky (audit_failed()) until
+ * audit_usable() finds the log writable again.
  */
 #ifndef POLICY_AUDIT_H
 #define POLICY_AUDIT_H
@@ -80,6 +81,15 @@ int audit_rotate(struct audit_log *l);
 
 /* Sticky write error, or 0. */
 int audit_failed(struct audit_log *l);
+
+/*
+ * 0 when records can be written; otherwise the write error.  After a
+ * failure it retries at most once a second (cutting back what the failed
+ * write left and writing an "audit-resumed" record at alert level), so
+ * the caller can refuse audited work while the log is down and carry on
+ * by itself once it is back.
+ */
+int audit_usable(struct audit_log *l);
 
 /* Checkpoint, write the trusted state, close; NULL-safe. */
 void audit_close(struct audit_log *l);

@@ -59,6 +59,7 @@
 
 #define LINE_MAX_BYTES	(JBUF_MAX + 512)
 #define CATCHUP_CHUNK	(1U << 20)	/* bytes read at a time to catch up */
+#define CP_TYPE		"\"type\":\"checkpoint\""
 
 struct audit_log {
 	pthread_mutex_t lock;
@@ -82,6 +83,10 @@ struct audit_log {
 	unsigned int since_cp;		/* guarded by lock */
 	time_t last_cp;			/* guarded by lock */
 	int failed;			/* guarded by lock */
+	time_t failed_since;		/* guarded by lock */
+	time_t last_retry;		/* guarded by lock */
+	time_t rotate_blocked;		/* no rotation before; guarded */
+	int saw_cp;			/* a checkpoint in what we read */
 	dev_t dev;			/* the active segment we hold */
 	ino_t ino;
 };
@@ -212,7 +217,7 @@ static int emit_locked(struct audit_log *l, enum audit_level level,
 		       const char *body)
 {
 	char line[LINE_MAX_BYTES], ts[96], mac64[B64_ENCLEN(32) + 1];
-	uint8_t mac[32];
+	uint8_t mac[32], chain[32];
 	int n, m, r;
 
 	if (l->failed)
@@ -232,7 +237,10 @@ static int emit_locked(struct audit_log *l, enum audit_level level,
 	m = snprintf(line + n, sizeof(line) - n, AUDIT_MAC_FIELD "%s\"}",
 		     mac64);
 	n += m;
-	r = audit_chain_step(l->chain, line, n);
+	/* seq, mac, chain and size move only once the line is written:
+	 * a failed write is cut back off and the chain goes on from here */
+	memcpy(chain, l->chain, 32);
+	r = audit_chain_step(chain, line, n);
 	if (r)
 		return r;
 	line[n++] = '\n';
@@ -240,9 +248,10 @@ static int emit_locked(struct audit_log *l, enum audit_level level,
 	if (!r && level >= AUDIT_NOTICE && fdatasync(l->fd))
 		r = -errno;
 	if (r) {
-		l->failed = r;
-		log_err_r(r, "audit log %s: write failed; refusing further "
-			  "records", l->path);
+		__atomic_store_n(&l->failed, r, __ATOMIC_RELAXED);
+		l->failed_since = time(NULL);
+		log_err_r(r, "audit log %s: write failed; audited operations "
+			  "are refused until it can be written again", l->path);
 		return r;
 	}
 	if (l->o.use_syslog)
@@ -250,6 +259,7 @@ static int emit_locked(struct audit_log *l, enum audit_level level,
 				       LOG_INFO), "%.*s", n - 1, line);
 	l->seq++;
 	memcpy(l->mac, mac, 32);
+	memcpy(l->chain, chain, 32);
 	l->size += n;
 	l->since_cp++;
 	return 0;
@@ -372,8 +382,15 @@ static int rotate_locked(struct audit_log *l)
 	if (r)
 		return r;
 	snprintf(old, sizeof(old), "%s.%06llu", l->path, l->segment);
-	if (fsync(l->fd) || rename(l->path, old))
-		return -errno;
+	/* never over anything already under that name */
+	if (fsync(l->fd) || renameat2(AT_FDCWD, l->path, AT_FDCWD, old,
+				      RENAME_NOREPLACE)) {
+		r = -errno;
+		l->rotate_blocked = time(NULL) + 60;
+		log_err_r(r, "audit log %s: cannot rotate to %s; trying again "
+			  "in a minute", l->path, old);
+		return r;
+	}
 	return next_segment(l);
 }
 
@@ -464,6 +481,8 @@ static int fold_lines(struct audit_log *l, const char *buf, size_t len,
 		l->seq = (unsigned long long)v;
 		memcpy(l->mac, mac, 32);
 		audit_chain_step(l->chain, p, n);
+		if (memmem(p, n, CP_TYPE, sizeof(CP_TYPE) - 1))
+			l->saw_cp = 1;
 		p = nl + 1;
 		*goodp = p - buf;
 	}
@@ -548,9 +567,21 @@ static void check_state(struct audit_log *l, struct tamper *t)
 	char *body = NULL, mac64[64], ch64[64];
 	uint8_t mac[32], chain[32];
 	size_t len;
+	int r;
 
-	if (!l->state_path || sealed_read(l->state_path, "audit-state",
-					  l->keys->hmac, &body, &len))
+	if (!l->state_path)
+		goto out;
+	r = sealed_read(l->state_path, "audit-state", l->keys->hmac, &body,
+			&len);
+	if (r == -ENOENT && l->saw_cp) {
+		/* written at every checkpoint: removed, to hide a cut */
+		t->why = "the trusted state file is missing, though the log "
+			 "has checkpoints";
+		t->at = l->seq + 1;
+		t->seg = l->segment;
+		goto out;
+	}
+	if (r)
 		goto out;	/* no state yet, or none we can trust */
 	if (sscanf(body, "seq %llu\nmac %63s\nchain %63s\nsegment %llu",
 		   &seq, mac64, ch64, &seg) != 4 ||
@@ -646,7 +677,12 @@ static int follow(struct audit_log *l, struct tamper *t)
 		if (r || t->why)
 			return r;
 	}
-	return open_active(l);
+	r = open_active(l);
+	/* no active segment yet (rotated by hand, say): the next number,
+	 * never again the one just rotated */
+	if (!r && !fstat(l->fd, &st) && st.st_size == 0)
+		l->segment++;
+	return r;
 }
 
 /*
@@ -713,9 +749,10 @@ static int is_due(const struct audit_log *l, time_t now)
 	return (l->since_cp && (l->since_cp >= l->o.checkpoint_records ||
 				now - l->last_cp >=
 				(time_t)l->o.checkpoint_secs)) ||
-	       (l->o.rotate_bytes && l->size >= l->o.rotate_bytes) ||
-	       (l->o.rotate_secs &&
-		now - l->seg_start >= (time_t)l->o.rotate_secs);
+	       (now >= l->rotate_blocked &&
+		((l->o.rotate_bytes && l->size >= l->o.rotate_bytes) ||
+		 (l->o.rotate_secs &&
+		  now - l->seg_start >= (time_t)l->o.rotate_secs)));
 }
 
 static int due_locked(struct audit_log *l, time_t now)
@@ -725,10 +762,12 @@ static int due_locked(struct audit_log *l, time_t now)
 	if (l->since_cp && (l->since_cp >= l->o.checkpoint_records ||
 			    now - l->last_cp >= (time_t)l->o.checkpoint_secs))
 		r = checkpoint_locked(l);
-	if (!r && ((l->o.rotate_bytes && l->size >= l->o.rotate_bytes) ||
-		   (l->o.rotate_secs &&
-		    now - l->seg_start >= (time_t)l->o.rotate_secs)))
-		r = rotate_locked(l);
+	if (!r && now >= l->rotate_blocked &&
+	    ((l->o.rotate_bytes && l->size >= l->o.rotate_bytes) ||
+	     (l->o.rotate_secs &&
+	      now - l->seg_start >= (time_t)l->o.rotate_secs)))
+		rotate_locked(l);	/* a failure is logged and retried
+					 * later; records go on regardless */
 	return r;
 }
 
@@ -780,6 +819,46 @@ int audit_rotate(struct audit_log *l)
 	if (!r)
 		r = rotate_locked(l);
 	file_unlock(l);
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+int audit_usable(struct audit_log *l)
+{
+	time_t now = time(NULL);
+	char since[32];
+	struct jbuf j;
+	int r, was;
+
+	/* the common case, on every policed request: no lock */
+	if (!__atomic_load_n(&l->failed, __ATOMIC_RELAXED))
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	r = was = l->failed;
+	if (r && now != l->last_retry) {
+		/* at most once a second: drop what a failed write left
+		 * behind, then see whether a record goes through */
+		l->last_retry = now;
+		if (l->fd < 0 || !ftruncate(l->fd, (off_t)l->size)) {
+			__atomic_store_n(&l->failed, 0, __ATOMIC_RELAXED);
+			r = file_lock(l);
+			if (!r) {
+				snprintf(since, sizeof(since), "%lld",
+					 (long long)l->failed_since);
+				jbuf_init(&j);
+				jbuf_str(&j, "type", "audit-resumed");
+				jbuf_str(&j, "reason", phv_strerror(was));
+				jbuf_str(&j, "failed_since_epoch", since);
+				r = emit_locked(l, AUDIT_ALERT, j.b);
+			}
+			file_unlock(l);
+			if (r && !l->failed) {
+				__atomic_store_n(&l->failed, r,
+						 __ATOMIC_RELAXED);
+				l->failed_since = now;
+			}
+		}
+	}
 	pthread_mutex_unlock(&l->lock);
 	return r;
 }

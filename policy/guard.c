@@ -388,6 +388,24 @@ static void result_field(struct jbuf *j, int result)
 		jbuf_str(j, "error", phv_strerror(result));
 }
 
+/*
+ * No access to PHI goes unrecorded: while the audit log cannot be
+ * written (disk full, file made immutable, its directory gone), every
+ * policed request fails with EIO; the log is retried once a second and
+ * work resumes by itself when a record goes through.
+ */
+static int audit_ok(struct guard *g)
+{
+	int r = audit_usable(g->log);
+
+	if (!r)
+		return 0;
+	log_ratelimited(LOG_ERR, "audit log cannot be written (%s): "
+			"refusing every audited operation until it can",
+			phv_strerror(r));
+	return -EIO;
+}
+
 static void emit(struct guard *g, enum audit_level lvl, struct jbuf *j)
 {
 	int r = audit_emit(g->log, lvl, j);
@@ -513,6 +531,9 @@ int guard_check(struct guard *g, const struct policy_caller *caller,
 
 	if ((unsigned int)op >= GUARD_NOPS)
 		return -PHV_EDENIED;
+	r = audit_ok(g);
+	if (r)
+		return r;
 	s = snap_get(g, &slot);
 	r = decide2(g, s, caller, op, path, path2, arg, &d, &denied);
 	if (r)
@@ -562,6 +583,9 @@ int guard_file_open(struct guard *g, const struct policy_caller *caller,
 	int slot, r;
 
 	*gfp = NULL;
+	r = audit_ok(g);
+	if (r)
+		return r;
 	s = snap_get(g, &slot);
 	r = decide2(g, s, caller, op, path, NULL, flags, &d, &denied);
 	if (r) {

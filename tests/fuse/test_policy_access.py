@@ -258,3 +258,30 @@ def test_link_cannot_turn_read_into_write(pvol, users):
     # someone who may write the chart may still link it
     ad = users["admin"]
     assert ok(as_user(ad, "ln", chart, link))
+
+
+def test_no_access_while_the_audit_log_cannot_be_written(pvol, users):
+    """Fail closed: while records cannot be written nobody reads PHI;
+    once the log is writable again work resumes and says so."""
+    rd = users["reader"]
+    chart = pvol.p("patients", "7", "chart")
+    assert ok(as_user(rd, "cat", chart))
+    if subprocess.run(["chattr", "+i", pvol.audit],
+                      capture_output=True).returncode != 0:
+        pytest.skip("chattr +i not supported here")
+    try:
+        # the first read may still pass: its open record is what fails
+        as_user(rd, "cat", chart)
+        r = as_user(rd, "cat", chart)
+        assert not ok(r) and "Input/output error" in r.stderr, r.stderr
+    finally:
+        subprocess.run(["chattr", "-i", pvol.audit], check=True)
+    assert wait_for(lambda: ok(as_user(rd, "cat", chart)), 5.0)
+    recs = records(pvol.audit)
+    assert any(x["type"] == "audit-resumed" and x["level"] == "alert"
+               for x in recs)
+    pvol.umount()
+    r = subprocess.run([PHIVAULT, "audit", "verify", "--volume",
+                        pvol.cipher, "--passphrase-file", pvol.passfile,
+                        pvol.audit], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -571,6 +571,55 @@ static void test_jsonl_bytes(void **state)
 	assert_string_equal(out, raw);
 }
 
+/* a segment rotated by hand is followed, and never written over */
+static void test_rotated_by_hand(void **state)
+{
+	struct audit_log *l = open_with_state("hand");
+	char seg1[300], seg2[300];
+	struct stat st1, st1b;
+	int i;
+
+	snprintf(seg1, sizeof(seg1), "%s.000001", logp);
+	snprintf(seg2, sizeof(seg2), "%s.000002", logp);
+	for (i = 0; i < 10; i++)
+		emit_one(l, "open", i);
+	assert_int_equal(rename(logp, seg1), 0);
+	assert_int_equal(stat(seg1, &st1), 0);
+	for (i = 0; i < 10; i++)
+		emit_one(l, "open", 100 + i);
+	assert_int_equal(audit_rotate(l), 0);	/* 2 -> 2's name */
+	emit_one(l, "open", 200);
+	audit_close(l);
+	assert_int_equal(stat(seg1, &st1b), 0);
+	assert_int_equal(st1.st_ino, st1b.st_ino);
+	assert_int_equal(st1.st_size, st1b.st_size);
+	assert_int_equal(access(seg2, F_OK), 0);
+	assert_int_equal(count_type(logp, "audit-tampered"), 0);
+	assert_int_equal(verify_set(logp, statep, 1), 0);
+}
+
+/* the trusted state removed while nothing ran is noticed at open */
+static void test_state_removed(void **state)
+{
+	struct audit_log *l = open_with_state("nostate");
+	int i;
+
+	for (i = 0; i < 5; i++)
+		emit_one(l, "open", i);
+	audit_close(l);		/* checkpoints and writes the state */
+	l = open_with_state("nostate");
+	for (i = 0; i < 5; i++)
+		emit_one(l, "open", 10 + i);
+	audit_close(l);
+	/* the second session cut off, the state that saw it removed; the
+	 * first session's checkpoint shows a state must exist */
+	assert_int_equal(unlink(statep), 0);
+	assert_int_equal(truncate(logp, first_lines(logp, 7)), 0);
+	l = open_with_state("nostate");
+	audit_close(l);
+	assert_int_equal(count_type(logp, "audit-tampered"), 1);
+}
+
 static int teardown(void **state)
 {
 	char cmd[300];
@@ -599,6 +648,8 @@ int main(void)
 		cmocka_unit_test(test_forged_line_while_open),
 		cmocka_unit_test(test_cut_while_closed),
 		cmocka_unit_test(test_jsonl_bytes),
+		cmocka_unit_test(test_rotated_by_hand),
+		cmocka_unit_test(test_state_removed),
 		cmocka_unit_test(test_alert_hook),
 	};
 
