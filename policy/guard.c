@@ -1526,7 +1526,11 @@ static int ctl_handle(void *ctx, const struct ctl_peer *peer, int argc,
 		return ctl_status(r, out);
 	}
 	if (argc == 1 && !strcmp(argv[0], "reload")) {
-		/* anyone may ask: the file itself is authenticated */
+		/* anyone may ask (the file itself is authenticated), but
+		 * only a changed file is read and recorded: asking in a loop
+		 * must not flood the audit log */
+		if (!policy_changed(g))
+			return CTL_OK;
 		return ctl_status(guard_reload(g, c.uid), out);
 	}
 	if (argc == 4 && !strcmp(argv[0], "explain")) {

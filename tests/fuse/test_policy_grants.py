@@ -268,3 +268,23 @@ def test_audit_verify_young_log_and_removed_state(pvol, users):
              "--passphrase-file", pvol.passfile, young])
     assert r.returncode == 0 and "no trusted state yet" in r.stdout, \
         r.stdout + r.stderr
+
+
+def test_reload_requests_do_not_flood_the_log(pvol, users):
+    """Anyone may ask the mount to reload its policy, but only a changed
+    file is read and recorded."""
+    import socket
+
+    def reloads():
+        return sum(x["type"] == "policy-reload"
+                   for x in records(pvol.audit))
+    before = reloads()
+    for _ in range(50):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(pvol.sock)
+        s.sendall(b"reload\n")
+        while s.recv(4096):
+            pass
+        s.close()
+    assert reloads() == before
