@@ -680,8 +680,17 @@ static void bg_collect(void *ctx, const char *p, size_t n)
 		return;
 	b->w[b->n].start = ts_epoch(ts);
 	b->w[b->n].end = exp;
-	printf("break-glass by uid %s from %s until %lld\n", b->w[b->n].uid,
-	       ts, exp);
+	{
+		time_t t = (time_t)exp;
+		struct tm tm;
+		char until[32] = "?";
+
+		if (gmtime_r(&t, &tm))
+			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ",
+				 &tm);
+		printf("break-glass by uid %s from %s until %s\n",
+		       b->w[b->n].uid, ts, until);
+	}
 	b->n++;
 }
 
