@@ -9,13 +9,24 @@
  * taking its answer, so a client that dribbles bytes, or never reads,
  * only ever holds its own slot, and never for long.  At most
  * CTL_MAX_PER_UID connections of one uid are open at once; more are
- * answered "busy" and closed.
+ * answered "busy" and closed.  The last CTL_RESERVED slots are kept for
+ * root and the uid the mount runs as: other users together hold at most
+ * CTL_MAX_CLIENTS - CTL_RESERVED connections, and as the two privileged
+ * uids hold at most CTL_MAX_PER_UID each, a crowd of local users can
+ * never lock root's grants or break-glass out.
  *
  * A request is carried out only once it is complete (its newline came,
- * nothing after it) and while its client is still connected; the handler
+ * nothing after it) and while its client is still connected (a client
+ * that shut down only its sending side, as socat and nc -N do, still
+ * reads the answer; one that closed the connection does not); the handler
  * runs on this thread, so requests are handled one at a time as before,
  * but only the handler's own work, never a client's pace, is waited for.
  * ctl_server_stop() writes to the pipe and joins.
+ *
+ * The socket path is never taken from someone else: at start, whatever
+ * is there must be a socket nobody answers on (a mount that died) to be
+ * replaced, and at stop the file is removed only if it is still the one
+ * we bound (same device and inode).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,11 +60,15 @@ struct ctl_server {
 	int lfd;
 	int wake[2];
 	char *path;
+	dev_t dev;			/* of the socket file we bound */
+	ino_t ino;
+	uid_t self;			/* the mount's uid: a reserved one */
 	ctl_handler_fn *fn;
 	void *ctx;
 	pthread_t thread;
 	struct ctl_client *cl[CTL_MAX_CLIENTS];	/* server thread only */
 	int ncl;
+	int nothers;			/* of them, not of a reserved uid */
 };
 
 static int64_t now_ms(void)
@@ -102,10 +117,16 @@ static void say_and_close(int fd, const char *text)
 	close(fd);
 }
 
+static int reserved_uid(const struct ctl_server *s, uid_t uid)
+{
+	return uid == 0 || uid == s->self;
+}
+
 static void client_drop(struct ctl_server *s, int i, const char *text)
 {
 	struct ctl_client *c = s->cl[i];
 
+	s->nothers -= !reserved_uid(s, c->peer.uid);
 	if (text)
 		say_and_close(c->fd, text);
 	else
@@ -171,16 +192,29 @@ static int client_send(struct ctl_client *c)
 }
 
 /*
+ * Whether the client closed its whole connection (not only its sending
+ * side): then nobody would read an answer.
+ */
+static int client_gone(int fd)
+{
+	struct pollfd pf = { .fd = fd, .events = 0 };
+
+	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR));
+}
+
+/*
  * Take what the client sent.  The request is whole when its newline has
- * come with nothing after it; only then, and only if the client is still
- * there to read the answer, is it carried out.  Returns 0 to keep the
- * client, or 1 to drop it (*whyp: what to tell it, may be NULL).
+ * come with nothing after it, followed or not by the end of what the
+ * client sends (shutdown(SHUT_WR)); only then, and only if the client is
+ * still there to read the answer, is it carried out.  Returns 0 to keep
+ * the client, or 1 to drop it (*whyp: what to tell it, may be NULL).
  */
 static int client_read(struct ctl_server *s, struct ctl_client *c,
 		       const char **whyp)
 {
 	char *nl, peek;
 	ssize_t n;
+	int eof = 0;
 
 	*whyp = NULL;
 	n = recv(c->fd, c->req + c->got, sizeof(c->req) - 1 - c->got,
@@ -189,10 +223,12 @@ static int client_read(struct ctl_server *s, struct ctl_client *c,
 		return errno != EAGAIN && errno != EWOULDBLOCK &&
 		       errno != EINTR;
 	if (n == 0)
-		return 1;	/* gone before its request was whole */
+		eof = 1;
 	c->got += n;
 	nl = memchr(c->req, '\n', c->got);
 	if (!nl) {
+		if (eof)
+			return 1;	/* ended before its request was whole */
 		if (c->got + 1 < sizeof(c->req))
 			return 0;
 		*whyp = "2\nrequest too long; nothing was done\n";
@@ -204,12 +240,18 @@ static int client_read(struct ctl_server *s, struct ctl_client *c,
 		return 1;
 	}
 	*nl = '\0';
-	/* 0: the client closed its end and would never see the answer */
-	n = recv(c->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n > 0)
-		*whyp = "2\nbad request: data after the newline; nothing "
-			"was done\n";
-	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+	if (!eof) {
+		n = recv(c->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n > 0) {
+			*whyp = "2\nbad request: data after the newline; "
+				"nothing was done\n";
+			return 1;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return 1;
+	}
+	/* an end of input: fine if only the client's sending side ended */
+	if (client_gone(c->fd))
 		return 1;
 	if (client_run(s, c)) {
 		*whyp = "1\nout of memory\n";
@@ -233,7 +275,7 @@ static void accept_some(struct ctl_server *s)
 {
 	struct ctl_client *c;
 	struct ctl_peer peer;
-	int fd, k;
+	int fd, k, other;
 
 	for (k = 0; k < CTL_MAX_CLIENTS; k++) {
 		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -243,7 +285,9 @@ static void accept_some(struct ctl_server *s)
 			close(fd);
 			continue;
 		}
+		other = !reserved_uid(s, peer.uid);
 		if (s->ncl == CTL_MAX_CLIENTS ||
+		    (other && s->nothers >= CTL_MAX_CLIENTS - CTL_RESERVED) ||
 		    uid_count(s, peer.uid) >= CTL_MAX_PER_UID) {
 			log_info("control socket: busy, refused uid %u pid %d",
 				 (unsigned int)peer.uid, (int)peer.pid);
@@ -261,6 +305,7 @@ static void accept_some(struct ctl_server *s)
 		c->peer = peer;
 		c->deadline = now_ms() + CTL_REQ_TIMEOUT_MS;
 		s->cl[s->ncl++] = c;
+		s->nothers += other;
 	}
 }
 
@@ -330,6 +375,74 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Make room for our socket at path: nothing there, or a socket nobody
+ * answers on (left by a mount that died), which is removed.  Anything
+ * else stays: a live socket is another mount's, and a file that is not
+ * a socket was never ours.  Returns 0, -EADDRINUSE, -EEXIST or -errno.
+ *
+ * XXX: a second mount starting at the very same moment may still find
+ * the same stale socket gone and bind its own after our check; the
+ * loser's bind() then fails with EADDRINUSE, nothing is taken over.
+ */
+static int clear_path(const char *path, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("control socket %s: there is a file there that is "
+			"not a socket; not removing it, give another path",
+			path);
+		return -EEXIST;
+	}
+	/* non-blocking: a live mount with a full backlog says EAGAIN */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno
+								   : 0;
+	close(fd);
+	if (r == -ECONNREFUSED) {
+		log_info("control socket %s: removing a stale socket", path);
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	if (!r || r == -EAGAIN || r == -EINPROGRESS) {
+		log_err("control socket %s: another mount listens there; "
+			"not taking it over (unmount it, or give this mount "
+			"another --control-socket)", path);
+		return -EADDRINUSE;
+	}
+	log_err("control socket %s: cannot tell whether another mount "
+		"listens there (%s); not removing it", path, strerror(-r));
+	return r;
+}
+
+/* Bind and listen on path, remembering which file we made; 0/-errno. */
+static int listen_on(struct ctl_server *s, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int r;
+
+	if (bind(s->lfd, (const struct sockaddr *)sa, sizeof(*sa)))
+		return -errno;
+	r = 0;
+	if (lstat(s->path, &st) || chmod(s->path, 0666) ||
+	    listen(s->lfd, 64))
+		r = -errno;
+	if (r) {
+		unlink(s->path);	/* ours: bind() made it just now */
+		return r;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	return 0;
+}
+
 int ctl_server_start(const char *path, ctl_handler_fn *fn, void *ctx,
 		     struct ctl_server **sp)
 {
@@ -349,26 +462,34 @@ int ctl_server_start(const char *path, ctl_handler_fn *fn, void *ctx,
 	s->wake[0] = s->wake[1] = -1;
 	s->fn = fn;
 	s->ctx = ctx;
+	s->self = geteuid();
 	s->path = strdup(path);
 	dir = strdup(path);
 	r = -ENOMEM;
 	if (!s->path || !dir)
 		goto out;
 	mkdir(dirname(dir), 0755);
-	unlink(path);
-	r = -errno;
+	r = clear_path(path, &sa);
+	if (r)
+		goto out;
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			0);
-	if (s->lfd < 0 || pipe2(s->wake, O_CLOEXEC))
-		goto out;
-	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0666) || listen(s->lfd, 64)) {
+	if (s->lfd < 0 || pipe2(s->wake, O_CLOEXEC)) {
 		r = -errno;
 		goto out;
 	}
-	r = -pthread_create(&s->thread, NULL, server_main, s);
-	if (r)
+	r = listen_on(s, &sa);
+	if (r) {
+		if (r == -EADDRINUSE)
+			log_err("control socket %s: another socket appeared "
+				"there; not taking it over", path);
 		goto out;
+	}
+	r = -pthread_create(&s->thread, NULL, server_main, s);
+	if (r) {
+		unlink(path);
+		goto out;
+	}
 	*sp = s;
 	s = NULL;
 	r = 0;
@@ -389,6 +510,8 @@ out:
 
 void ctl_server_stop(struct ctl_server *s)
 {
+	struct stat st;
+
 	if (!s)
 		return;
 	if (write(s->wake[1], "x", 1) != 1)
@@ -397,7 +520,15 @@ void ctl_server_stop(struct ctl_server *s)
 	close(s->lfd);
 	close(s->wake[0]);
 	close(s->wake[1]);
-	unlink(s->path);
+	/* only our own socket: someone may have put another in its place */
+	if (lstat(s->path, &st))
+		st.st_mode = 0;		/* gone already */
+	if (S_ISSOCK(st.st_mode) && st.st_dev == s->dev &&
+	    st.st_ino == s->ino)
+		unlink(s->path);
+	else if (st.st_mode)
+		log_notice("control socket %s: replaced by another file, "
+			   "left in place", s->path);
 	free(s->path);
 	free(s);
 }
