@@ -387,23 +387,31 @@ static char dir[] = "/tmp/phv-policy-test-XXXXXX";
 static const uint8_t pkey[32] = { 1, 2, 3 };
 static const uint8_t akey[32] = { 9, 8, 7 };
 
+/* The test guard's configuration: the volume in dir, its audit log in
+ * dir/audit.jsonl (log holds that path), the fake clock, no threads. */
+static void guard_cfg(struct guard_config *cfg, char *log, size_t size)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(log, size, "%s/audit.jsonl", dir);
+	cfg->volume = "test";
+	cfg->cipherdir = dir;
+	cfg->policy_key = pkey;
+	cfg->audit_key = akey;
+	cfg->audit.path = log;
+	cfg->clock = fake_clock;
+	cfg->no_thread = 1;
+}
+
 static struct guard *guard_for(const char *text)
 {
-	struct guard_config cfg = { 0 };
+	struct guard_config cfg;
 	char path[256], log[256];
 	struct guard *g = NULL;
 
 	snprintf(path, sizeof(path), "%s/" GUARD_POLICY_FILE, dir);
-	snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
 	assert_int_equal(sealed_write(path, "policy", pkey, text,
 				      strlen(text)), 0);
-	cfg.volume = "test";
-	cfg.cipherdir = dir;
-	cfg.policy_key = pkey;
-	cfg.audit_key = akey;
-	cfg.audit.path = log;
-	cfg.clock = fake_clock;
-	cfg.no_thread = 1;
+	guard_cfg(&cfg, log, sizeof(log));
 	assert_int_equal(guard_start(&cfg, &g), 0);
 	return g;
 }
@@ -471,7 +479,7 @@ static void test_guard_persist_and_tamper(void **state)
 {
 	struct policy_caller admin = { .uid = 1009, .gid = 1 };
 	struct policy_caller u = { .uid = 1002, .gid = 1 };
-	struct guard_config cfg = { 0 };
+	struct guard_config cfg;
 	struct guard *g;
 	char id[16], path[256], log[256];
 	FILE *f;
@@ -482,14 +490,7 @@ static void test_guard_persist_and_tamper(void **state)
 				     3600, "T-3", "persist", id), 0);
 	guard_stop(g);
 	/* the grant survives a remount */
-	snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
-	cfg.volume = "test";
-	cfg.cipherdir = dir;
-	cfg.policy_key = pkey;
-	cfg.audit_key = akey;
-	cfg.audit.path = log;
-	cfg.clock = fake_clock;
-	cfg.no_thread = 1;
+	guard_cfg(&cfg, log, sizeof(log));
 	assert_int_equal(guard_start(&cfg, &g), 0);
 	assert_int_equal(guard_check(g, &u, GUARD_READDIR, "/patients/3",
 				     NULL, 0), 0);
@@ -564,18 +565,11 @@ static int gen_set(void *ctx, uint64_t gen)
 
 static struct guard *guard_gen_start(void)
 {
-	struct guard_config cfg = { 0 };
+	struct guard_config cfg;
 	struct guard *g = NULL;
 	char log[256];
 
-	snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
-	cfg.volume = "test";
-	cfg.cipherdir = dir;
-	cfg.policy_key = pkey;
-	cfg.audit_key = akey;
-	cfg.audit.path = log;
-	cfg.clock = fake_clock;
-	cfg.no_thread = 1;
+	guard_cfg(&cfg, log, sizeof(log));
 	cfg.grants_gen = gen_get;
 	cfg.grants_gen_set = gen_set;
 	assert_int_equal(guard_start(&cfg, &g), 0);
