@@ -12,9 +12,10 @@
  * Writing: audit_emit() is thread-safe; one mutex covers formatting the
  * chained fields, one write(2) of the line and, for important records, an
  * fdatasync.  Several processes may hold the same log open: each append
- * also takes flock(2) on the active segment and first takes in what the
- * others appended, so the chain stays one (audit_log.c).  Ordinary records (open, close, denial) reach the kernel at
- * once but the disk only at the next important record or checkpoint:
+ * also takes flock(2) on LOG.lock and first takes in (after checking)
+ * what the others appended, so the chain stays one (audit_log.c).
+ * Ordinary records (open, close, denial) reach the kernel at once but
+ * the disk only at the next important record or checkpoint:
  * a power cut can lose up to checkpoint_secs of them; a crash of the mount
  * process loses none.  Nothing here logs through log.h except write
  * failures, which are also made sticky (audit_failed()) until
