@@ -490,10 +490,11 @@ static int fold_lines(struct audit_log *l, const char *buf, size_t len,
 }
 
 /*
- * Read what the active segment holds beyond l->size (from 0: all of it)
- * and fold it in.  A last line without its newline is what a writer that
- * died mid-write left: it is cut off and a "recovered" record says how
- * many bytes went.  Caller holds both locks.
+ * Read what path holds beyond l->size (from 0: all of it) and fold it in.
+ * In the active segment, a last line without its newline is what a
+ * writer that died mid-write left: it is cut off and a "recovered"
+ * record says how many bytes went; a rotated segment (path another name)
+ * must end with a whole line.  Caller holds both locks.
  */
 static int catch_up(struct audit_log *l, const char *path,
 		    unsigned long long end, int have_prev, struct tamper *t)
@@ -693,7 +694,7 @@ static int follow(struct audit_log *l, struct tamper *t)
 static int file_lock(struct audit_log *l)
 {
 	struct tamper t = { NULL, 0 };
-	int fresh = l->fd < 0, have_prev = !fresh, r;
+	int fresh = l->fd < 0, r;
 	struct stat st;
 
 	if (flock(l->lockfd, LOCK_EX) < 0)
@@ -719,7 +720,7 @@ static int file_lock(struct audit_log *l)
 	}
 	if ((unsigned long long)st.st_size > l->size) {
 		r = catch_up(l, l->path, (unsigned long long)st.st_size,
-			     l->size > 0 || have_prev, &t);
+			     l->size > 0 || !fresh, &t);
 		if (r)
 			return r;
 		if (t.why)
